@@ -1,0 +1,54 @@
+# kvtier: thin wrapper over CMake. `make run` and `make test` do all set-up on a fresh Debian 12
+# machine (as root: missing packages are installed by scripts/install-deps.sh).
+#
+#   make run        build, then the main job (sizing table on the built-in default)
+#   make test       build, then every test under CTest
+#   make bench      build, then the benchmarks (figures beside their peers)
+#   make install    install library, headers, CLI, pkg-config and CMake files (PREFIX=...)
+#   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       the libFuzzer targets for FUZZ_SECONDS each (default 60)
+#
+# Variables: BUILD (build directory), WERROR=ON (warnings as errors), SANITIZE=ON, PREFIX.
+
+BUILD    ?= build
+WERROR   ?= OFF
+SANITIZE ?= OFF
+BUILD_TYPE ?= RelWithDebInfo
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps configure build run test bench install asan fuzz clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKVT_WERROR=$(WERROR) \
+	    -DKVT_SANITIZE=$(SANITIZE) $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX)) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@./$(BUILD)/kvtier size --model deepseek-v3 --gpu h200 --tp 8
+	@echo
+	@./$(BUILD)/kvtier size --all --gpu h100-sxm --tp auto
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+bench: build
+	@./$(BUILD)/bench/bench_size
+
+install: build
+	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
+
+asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=ON BUILD_TYPE=Debug
+
+fuzz:
+	@bash scripts/fuzz.sh
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,19 @@
+/* kvtier: the whole public API. */
+#ifndef KVTIER_H
+#define KVTIER_H
+
+#include <kvtier/version.h>
+#include <kvtier/status.h>
+#include <kvtier/log.h>
+#include <kvtier/dtype.h>
+#include <kvtier/model.h>
+#include <kvtier/size.h>
+#include <kvtier/gpu.h>
+#include <kvtier/plan.h>
+
+KVT_BEGIN_DECLS
+/* The library's version string, which may differ from the header's KVT_VERSION_STRING. */
+KVT_API const char *kvt_version(void);
+KVT_END_DECLS
+
+#endif

@@ -1,0 +1,25 @@
+/* Internal: what the kvtier CLI's verbs share. */
+#ifndef KVT_CLI_H
+#define KVT_CLI_H
+
+#include <kvtier/kvtier.h>
+#include <stdio.h>
+
+/* Exit statuses: 0 success, 1 failure of the work itself, 2 bad usage or bad input. */
+#define KVT_EXIT_OK    0
+#define KVT_EXIT_FAIL  1
+#define KVT_EXIT_USAGE 2
+
+typedef int (*kvt_cmd_fn_t)(int argc, char **argv);
+
+int kvt_cmd_size(int argc, char **argv);
+int kvt_cmd_models(int argc, char **argv);
+int kvt_cmd_gpus(int argc, char **argv);
+
+/* Print "kvtier <verb>: <message>" on stderr. */
+void kvt_cli_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Map a library status to an exit status: input problems are 2, the rest 1. */
+int kvt_cli_exit_for(kvt_status_t st);
+
+#endif
