@@ -88,7 +88,13 @@ const cJSON *kvt_cfg_get(kvt_cfg_t *cfg, const char *key, const char **path_p)
     if (v == NULL) {
         v = cJSON_GetObjectItemCaseSensitive(cfg->root, key);
     }
-    snprintf(cfg->path, sizeof(cfg->path), "%s%s", nested ? "text_config." : "", key);
+    /* the printable name, built without snprintf: this runs for every field looked up */
+    static const char prefix[] = "text_config.";
+    size_t off = nested ? sizeof(prefix) - 1 : 0;
+    size_t klen = strnlen(key, sizeof(cfg->path) - off - 1);
+    memcpy(cfg->path, prefix, off);
+    memcpy(cfg->path + off, key, klen);
+    cfg->path[off + klen] = '\0';
     if (path_p != NULL) {
         *path_p = cfg->path;
     }
