@@ -79,6 +79,10 @@ static void build_notes(const kvt_model_t *m, const kvt_sizing_t *s, const kvt_p
     const kvt_model_info_t *in = kvt_model_info(m);
     memset(ns, 0, sizeof(*ns));
 
+    if (in->max_context != 0 && s->context_tokens > in->max_context) {
+        note(ns, "The context (%llu tokens) exceeds the model's max_position_embeddings (%llu).",
+             (unsigned long long)s->context_tokens, (unsigned long long)in->max_context);
+    }
     if (in->attn_kind == KVT_ATTN_MLA) {
         uint64_t lat = s->mla_bytes_per_token_layer;
         uint32_t L = attention_layers(s);
