@@ -10,6 +10,8 @@
 #include <kvtier/size.h>
 #include <kvtier/gpu.h>
 #include <kvtier/plan.h>
+#include <kvtier/trace.h>
+#include <kvtier/replay.h>
 
 KVT_BEGIN_DECLS
 /* The library's version string, which may differ from the header's KVT_VERSION_STRING. */

@@ -17,6 +17,7 @@ static const struct {
     const char *summary;
 } verbs[] = {
     {"size", kvt_cmd_size, "exact KV-cache size of a model, and what fits on a GPU"},
+    {"replay", kvt_cmd_replay, "replay a workload trace against cache policies"},
     {"models", kvt_cmd_models, "list the built-in model catalog"},
     {"gpus", kvt_cmd_gpus, "list the built-in GPU catalog"},
 };

@@ -46,6 +46,19 @@ static const struct {
     {"linear_attention", KVT_LAYER_LINEAR},   {"mamba", KVT_LAYER_MAMBA},
 };
 
+/* A config's string as an error message may quote it: at most len - 1 bytes, control characters
+ * shown as '?', so the message stays one line. */
+static const char *printable(char *buf, size_t len, const char *s)
+{
+    size_t i;
+    for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 static kvt_status_t from_layer_types(kvt_cfg_t *cfg, kvt_model_t *m, const cJSON *types,
                                      const char *path)
 {
@@ -75,8 +88,9 @@ static kvt_status_t from_layer_types(kvt_cfg_t *cfg, kvt_model_t *m, const cJSON
             }
         }
         if (k == sizeof(layer_type_names) / sizeof(layer_type_names[0])) {
-            return kvt_cfg_fail(cfg, KVT_ERR_UNSUPPORTED, field, "unknown layer type \"%.64s\"",
-                                e->valuestring);
+            char shown[65];
+            return kvt_cfg_fail(cfg, KVT_ERR_UNSUPPORTED, field, "unknown layer type \"%s\"",
+                                printable(shown, sizeof(shown), e->valuestring));
         }
         m->layers[i++].kind = layer_type_names[k].kind;
     }
@@ -86,9 +100,12 @@ static kvt_status_t from_layer_types(kvt_cfg_t *cfg, kvt_model_t *m, const cJSON
 /* Llama 4: no_rope_layers[i] == 1 means a RoPE layer, which uses chunked attention. */
 static kvt_status_t llama4_layers(kvt_cfg_t *cfg, kvt_model_t *m)
 {
-    const char *path;
-    const cJSON *nr = kvt_cfg_get(cfg, "no_rope_layers", &path);
+    const char *scratch;
+    const cJSON *nr = kvt_cfg_get(cfg, "no_rope_layers", &scratch);
+    char path[192];
     uint32_t interval;
+    /* copy the name: the next lookup reuses cfg->path */
+    snprintf(path, sizeof(path), "%s", scratch);
     kvt_status_t st = kvt_cfg_u32(cfg, "no_rope_layer_interval", false, 4, &interval);
     if (st != KVT_OK) {
         return st;

@@ -1,3 +1,605 @@
-/* placeholder: being written */
-int main(void);
-int main(void) { return 0; }
+/*
+ * The kvtier command line as a black box: exit statuses, where messages go, and the JSON
+ * contract. Each case runs the built binary ($KVT_CLI) with fork/execv and captures stdout and
+ * stderr separately.
+ *
+ * The contract (src/cli/main.c): exit 0 on success, 1 when the work fails, 2 for bad usage or
+ * bad input, with one line on stderr and nothing at all on stdout. Expected figures are derived
+ * by hand in the comments from the catalog configs in data/models.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <kvtier/kvtier.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct run {
+    int status; /* exit status, or 128 + signal */
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+    char cmd[512]; /* the command line, for failure messages */
+} run_t;
+
+static const char *cli_path(void)
+{
+    const char *p = getenv("KVT_CLI");
+    if (p == NULL || p[0] == '\0') {
+        fail_msg("KVT_CLI is not set: run this test through ctest");
+    }
+    return p;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n + 1) {
+            c *= 2;
+        }
+        char *b = realloc(*buf, c);
+        assert_non_null(b);
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static void run_free(run_t *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Run kvtier with args (NULL-terminated, without argv[0]). */
+static void run_argv(run_t *r, const char *const *args)
+{
+    char *argv[48];
+    int po[2], pe[2];
+    size_t n = 0, off = 0;
+    size_t out_cap = 0, err_cap = 0;
+
+    memset(r, 0, sizeof(*r));
+    argv[n++] = (char *)cli_path();
+    off += (size_t)snprintf(r->cmd, sizeof(r->cmd), "kvtier");
+    for (const char *const *a = args; *a != NULL; a++) {
+        assert_true(n + 1 < sizeof(argv) / sizeof(argv[0]));
+        argv[n++] = (char *)*a;
+        if (off < sizeof(r->cmd)) {
+            off += (size_t)snprintf(r->cmd + off, sizeof(r->cmd) - off, " %s", *a);
+        }
+    }
+    argv[n] = NULL;
+
+    assert_int_equal(pipe(po), 0);
+    assert_int_equal(pipe(pe), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+        }
+        dup2(po[1], STDOUT_FILENO);
+        dup2(pe[1], STDERR_FILENO);
+        close(po[0]);
+        close(po[1]);
+        close(pe[0]);
+        close(pe[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+
+    /* read both pipes together: a large document on one must not block the other */
+    struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        int rc = poll(fds, 2, -1);
+        if (rc < 0 && errno == EINTR) {
+            continue;
+        }
+        assert_true(rc > 0);
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || fds[i].revents == 0) {
+                continue;
+            }
+            char buf[8192];
+            ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            if (got <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else if (i == 0) {
+                append(&r->out, &r->out_len, &out_cap, buf, (size_t)got);
+            } else {
+                append(&r->err, &r->err_len, &err_cap, buf, (size_t)got);
+            }
+        }
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0) {
+        assert_int_equal(errno, EINTR);
+    }
+    r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    if (r->out == NULL) {
+        append(&r->out, &r->out_len, &out_cap, "", 0);
+    }
+    if (r->err == NULL) {
+        append(&r->err, &r->err_len, &err_cap, "", 0);
+    }
+}
+
+#define RUN(r, ...) run_argv((r), (const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_status(int line, const run_t *r, int want)
+{
+    if (r->status != want) {
+        fail_msg("line %d: `%s` exited %d, expected %d\nstdout: %s\nstderr: %s", line, r->cmd,
+                 r->status, want, r->out, r->err);
+    }
+}
+
+static void expect_contains(int line, const run_t *r, const char *stream, const char *text,
+                            const char *want)
+{
+    if (strstr(text, want) == NULL) {
+        fail_msg("line %d: `%s`: %s does not mention \"%s\":\n%s", line, r->cmd, stream, want,
+                 text);
+    }
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+/*
+ * A usage/input failure: exit 2, stdout empty, exactly one newline-terminated line on stderr
+ * that starts with "kvtier" and contains every string of subs (NULL-terminated).
+ */
+static void expect_usage_error(int line, const run_t *r, const char *const *subs)
+{
+    expect_status(line, r, 2);
+    if (r->out_len != 0) {
+        fail_msg("line %d: `%s` failed but wrote %zu bytes on stdout:\n%s", line, r->cmd,
+                 r->out_len, r->out);
+    }
+    if (count_lines(r->err) != 1 || r->err_len == 0 || r->err[r->err_len - 1] != '\n') {
+        fail_msg("line %d: `%s`: expected exactly one line on stderr, got:\n%s", line, r->cmd,
+                 r->err);
+    }
+    if (strncmp(r->err, "kvtier", 6) != 0) {
+        fail_msg("line %d: `%s`: stderr does not start with \"kvtier\": %s", line, r->cmd, r->err);
+    }
+    for (const char *const *s = subs; *s != NULL; s++) {
+        expect_contains(line, r, "stderr", r->err, *s);
+    }
+}
+
+#define EXPECT_USAGE_ERROR(r, ...)                                                                 \
+    expect_usage_error(__LINE__, (r), (const char *const[]){__VA_ARGS__, NULL})
+
+/* stdout as one JSON document (and nothing else); the caller deletes it. */
+static cJSON *parse_stdout(int line, const run_t *r)
+{
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithOpts(r->out, &end, true);
+    if (doc == NULL) {
+        fail_msg("line %d: `%s`: stdout is not one JSON document (error near offset %ld):\n%.2000s",
+                 line, r->cmd, end ? (long)(end - r->out) : -1L, r->out);
+    }
+    return doc;
+}
+
+/* An integer-valued number field of obj. */
+static uint64_t get_uint(int line, const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v)) {
+        fail_msg("line %d: field \"%s\" is missing or not a number", line, key);
+    }
+    double d = v->valuedouble;
+    /* every figure checked here is below 2^53, where a double holds integers exactly */
+    if (!(d >= 0) || d != floor(d) || d >= 9007199254740992.0) {
+        fail_msg("line %d: field \"%s\" = %.17g is not an exact non-negative integer", line, key,
+                 d);
+    }
+    return (uint64_t)d;
+}
+
+#define GET_UINT(obj, key) get_uint(__LINE__, (obj), (key))
+
+/* ---------------------------------------------------------------------------------------------
+ * top level
+ */
+
+static void test_help_and_version(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "--help");
+    expect_status(__LINE__, &r, 0);
+    expect_contains(__LINE__, &r, "stdout", r.out, "size");
+    expect_contains(__LINE__, &r, "stdout", r.out, "usage: kvtier");
+    assert_int_equal(r.err_len, 0);
+    run_free(&r);
+
+    RUN(&r, "--version");
+    expect_status(__LINE__, &r, 0);
+    assert_int_equal(strncmp(r.out, "kvtier 0.", 9), 0);
+    assert_int_equal(count_lines(r.out), 1);
+    run_free(&r);
+
+    RUN(&r, "size", "--help");
+    expect_status(__LINE__, &r, 0);
+    expect_contains(__LINE__, &r, "stdout", r.out, "usage: kvtier size");
+    expect_contains(__LINE__, &r, "stdout", r.out, "--model");
+    run_free(&r);
+}
+
+static void test_no_arguments(void **state)
+{
+    run_t r;
+    (void)state;
+
+    run_argv(&r, (const char *const[]){NULL});
+    expect_status(__LINE__, &r, 2);
+    /* the usage goes to stderr, nothing to stdout */
+    assert_int_equal(r.out_len, 0);
+    expect_contains(__LINE__, &r, "stderr", r.err, "usage");
+    run_free(&r);
+}
+
+static void test_unknown_verb(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "frobnicate");
+    EXPECT_USAGE_ERROR(&r, "frobnicate");
+    run_free(&r);
+
+    RUN(&r, "--frobnicate");
+    EXPECT_USAGE_ERROR(&r, "--frobnicate");
+    run_free(&r);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * size: usage errors
+ */
+
+static void test_size_bad_flags(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--bogus");
+    EXPECT_USAGE_ERROR(&r, "--bogus");
+    run_free(&r);
+
+    RUN(&r, "size", "--model");
+    EXPECT_USAGE_ERROR(&r, "--model");
+    run_free(&r);
+
+    RUN(&r, "size");
+    EXPECT_USAGE_ERROR(&r, "--model", "--config");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--config", "x.json");
+    EXPECT_USAGE_ERROR(&r, "--model", "--config");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "extra");
+    EXPECT_USAGE_ERROR(&r, "extra");
+    run_free(&r);
+}
+
+static void test_size_bad_values(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--context", "-5");
+    EXPECT_USAGE_ERROR(&r, "--context");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--context", "12abc");
+    EXPECT_USAGE_ERROR(&r, "--context", "12abc");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--context", "0");
+    EXPECT_USAGE_ERROR(&r, "--context");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--tp", "0");
+    EXPECT_USAGE_ERROR(&r, "--tp");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--gpu", "rtx-9999");
+    EXPECT_USAGE_ERROR(&r, "--gpu", "rtx-9999");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--kv-dtype", "fp7");
+    EXPECT_USAGE_ERROR(&r, "--kv-dtype", "fp7");
+    run_free(&r);
+
+    RUN(&r, "size", "--model", "no-such-model");
+    EXPECT_USAGE_ERROR(&r, "no-such-model", "llama-3.1-8b");
+    run_free(&r);
+
+    /* llama-3.1-8b has 8 KV heads: TP 3 neither divides them nor is a multiple of them */
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--tp", "3", "--json");
+    EXPECT_USAGE_ERROR(&r, "tp");
+    run_free(&r);
+}
+
+static void test_size_bad_config_file(void **state)
+{
+    char dir[] = "/tmp/kvt-cli-XXXXXX";
+    char path[64], missing[64];
+    run_t r;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/bad.json", dir);
+    snprintf(missing, sizeof(missing), "%s/missing.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    /* well-formed JSON, but 7 KV heads cannot share 32 query heads */
+    fputs("{\n  \"num_hidden_layers\": 32,\n  \"hidden_size\": 4096,\n"
+          "  \"num_attention_heads\": 32,\n  \"num_key_value_heads\": 7\n}\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+
+    /* with --json too: no partial document may reach stdout */
+    RUN(&r, "size", "--config", path, "--json");
+    EXPECT_USAGE_ERROR(&r, path, "num_key_value_heads");
+    run_free(&r);
+    RUN(&r, "size", "--config", path);
+    EXPECT_USAGE_ERROR(&r, path, "num_key_value_heads");
+    run_free(&r);
+
+    /* a syntax error */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\n  \"num_hidden_layers\": 32,\n  \"hidden_size\" 4096\n}\n", f);
+    assert_int_equal(fclose(f), 0);
+    RUN(&r, "size", "--config", path, "--json");
+    EXPECT_USAGE_ERROR(&r, path);
+    run_free(&r);
+
+    RUN(&r, "size", "--config", missing, "--json");
+    EXPECT_USAGE_ERROR(&r, missing);
+    run_free(&r);
+
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * size: the JSON contract
+ */
+
+static void test_size_json_llama(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--json");
+    expect_status(__LINE__, &r, 0);
+    assert_int_equal(r.err_len, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    assert_true(cJSON_IsObject(doc));
+    /* llama-3.1-8b: 32 layers x 8 KV heads x 128 (4096 / 32) elements x 2 (K and V) x 2 B (bf16)
+     * = 32 x 8 x 128 x 4 = 131072 B per token */
+    assert_int_equal(GET_UINT(doc, "kv_bytes_per_token"), 131072);
+    /* every layer is full attention, default context 32768 tokens: 131072 x 32768 = 2^32 */
+    assert_int_equal(GET_UINT(doc, "context_tokens"), 32768);
+    assert_int_equal(GET_UINT(doc, "sequence_bytes"), (uint64_t)131072 * 32768);
+    assert_int_equal(GET_UINT(doc, "num_layers"), 32);
+    assert_int_equal(GET_UINT(doc, "num_kv_heads"), 8);
+    assert_int_equal(GET_UINT(doc, "head_dim"), 128);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "model")->valuestring,
+                        "llama-3.1-8b");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "attention")->valuestring, "GQA");
+    cJSON_Delete(doc);
+    run_free(&r);
+
+    /* --context with a binary suffix: 4Ki = 4096 tokens, 131072 x 4096 = 2^29 B */
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--context", "4Ki", "--json");
+    expect_status(__LINE__, &r, 0);
+    doc = parse_stdout(__LINE__, &r);
+    assert_int_equal(GET_UINT(doc, "context_tokens"), 4096);
+    assert_int_equal(GET_UINT(doc, "sequence_bytes"), (uint64_t)131072 * 4096);
+    cJSON_Delete(doc);
+    run_free(&r);
+}
+
+/* The same model read from its file through --config. */
+static void test_size_json_config_file(void **state)
+{
+    const char *src = getenv("KVT_SOURCE_DIR");
+    char path[1024];
+    run_t r;
+    (void)state;
+
+    if (src == NULL) {
+        fail_msg("KVT_SOURCE_DIR is not set: run this test through ctest");
+    }
+    snprintf(path, sizeof(path), "%s/data/models/llama-3.1-8b.json", src);
+    RUN(&r, "size", "--config", path, "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    /* same arithmetic as above: 32 x 8 x 128 x 2 x 2 */
+    assert_int_equal(GET_UINT(doc, "kv_bytes_per_token"), 131072);
+    /* a file's model is named after the file */
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "model")->valuestring,
+                        "llama-3.1-8b");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "origin")->valuestring, path);
+    cJSON_Delete(doc);
+    run_free(&r);
+}
+
+static void test_size_json_deepseek(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "size", "--model", "deepseek-v3", "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    assert_true(cJSON_IsObject(doc));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(doc, "attention")->valuestring, "MLA");
+    /* deepseek-v3: 61 layers (the MTP layer excluded), 128 heads; as MHA each head stores
+     * K of qk_nope + qk_rope = 128 + 64 = 192 and V of v_head_dim = 128 elements, 2 B each:
+     * 61 x 128 x (192 + 128) x 2 = 61 x 128 x 640 = 4,997,120 B per token */
+    assert_int_equal(GET_UINT(doc, "mha_equivalent_bytes_per_token"),
+                     (uint64_t)61 * 128 * (192 + 128) * 2);
+    assert_int_equal(GET_UINT(doc, "mha_equivalent_bytes_per_token"), 4997120);
+    /* MLA stores one latent of kv_lora_rank + qk_rope_head_dim = 512 + 64 = 576 elements per
+     * token per layer: 61 x 576 x 2 = 70,272 B per token */
+    assert_int_equal(GET_UINT(doc, "kv_bytes_per_token"), (uint64_t)61 * 576 * 2);
+    assert_int_equal(GET_UINT(doc, "kv_bytes_per_token"), 70272);
+    /* one layer's latent: 576 x 2 = 1152 B */
+    assert_int_equal(GET_UINT(doc, "mla_bytes_per_token_layer"), 1152);
+    assert_int_equal(GET_UINT(doc, "mla_latent_elements"), 576);
+    assert_int_equal(GET_UINT(doc, "num_layers"), 61);
+    assert_int_equal(GET_UINT(doc, "mtp_layers"), 1);
+    cJSON_Delete(doc);
+    run_free(&r);
+}
+
+static void test_size_json_capacity(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "size", "--model", "deepseek-v3", "--gpu", "h200", "--tp", "8", "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(doc, "capacity");
+    assert_true(cJSON_IsObject(cap));
+    assert_int_equal(GET_UINT(cap, "gpus"), 8);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cap, "gpu")->valuestring, "h200");
+    /* 671e9 fp8 parameters over 8 GPUs is ~84 GB a GPU, well inside an H200's 141 GB: it fits
+     * and at least one 32768-token sequence does */
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cap, "fits")));
+    assert_true(GET_UINT(cap, "max_sequences") >= 1);
+    assert_int_equal(GET_UINT(doc, "tp"), 8);
+    cJSON_Delete(doc);
+    run_free(&r);
+}
+
+static void test_size_all_json(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "size", "--all", "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    assert_true(cJSON_IsArray(doc));
+    /* one element per catalog model: the 22 configs of data/models */
+    assert_int_equal(cJSON_GetArraySize(doc), 22);
+    assert_int_equal((size_t)cJSON_GetArraySize(doc), kvt_catalog_count());
+    bool seen_llama = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, doc)
+    {
+        assert_true(cJSON_IsObject(e));
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "model");
+        assert_true(cJSON_IsString(name));
+        assert_non_null(kvt_catalog_find(name->valuestring));
+        (void)GET_UINT(e, "kv_bytes_per_token");
+        if (strcmp(name->valuestring, "llama-3.1-8b") == 0) {
+            seen_llama = true;
+            assert_int_equal(GET_UINT(e, "kv_bytes_per_token"), 131072); /* as above */
+        }
+    }
+    assert_true(seen_llama);
+    cJSON_Delete(doc);
+    run_free(&r);
+}
+
+static void test_catalog_verbs_json(void **state)
+{
+    run_t r;
+    (void)state;
+
+    RUN(&r, "models", "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    assert_true(cJSON_IsArray(doc));
+    assert_int_equal(cJSON_GetArraySize(doc), 22);
+    cJSON_Delete(doc);
+    run_free(&r);
+
+    RUN(&r, "gpus", "--json");
+    expect_status(__LINE__, &r, 0);
+    doc = parse_stdout(__LINE__, &r);
+    assert_true(cJSON_IsArray(doc));
+    assert_true(cJSON_GetArraySize(doc) > 0);
+    bool seen_h200 = false;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, doc)
+    {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        assert_true(cJSON_IsString(name));
+        seen_h200 |= strcmp(name->valuestring, "h200") == 0;
+    }
+    assert_true(seen_h200);
+    cJSON_Delete(doc);
+    run_free(&r);
+
+    RUN(&r, "models", "--bogus");
+    EXPECT_USAGE_ERROR(&r, "--bogus");
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_no_arguments),
+        cmocka_unit_test(test_unknown_verb),
+        cmocka_unit_test(test_size_bad_flags),
+        cmocka_unit_test(test_size_bad_values),
+        cmocka_unit_test(test_size_bad_config_file),
+        cmocka_unit_test(test_size_json_llama),
+        cmocka_unit_test(test_size_json_config_file),
+        cmocka_unit_test(test_size_json_deepseek),
+        cmocka_unit_test(test_size_json_capacity),
+        cmocka_unit_test(test_size_all_json),
+        cmocka_unit_test(test_catalog_verbs_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -126,9 +126,9 @@ static void expect_layout(int line, const kvt_model_t *m, const char *want, uint
     }
     for (uint32_t i = 0; i < in->num_layers; i++) {
         const kvt_layer_desc_t *l = kvt_model_layer(m, i);
-        uint32_t w = l->kind == KVT_LAYER_SLIDING ? window
+        uint32_t w = l->kind == KVT_LAYER_SLIDING   ? window
                      : l->kind == KVT_LAYER_CHUNKED ? chunk
-                                                     : 0;
+                                                    : 0;
         if (l->window != w) {
             fail_msg("line %d: layer %u (%s) has window %u, expected %u", line, i,
                      kvt_layer_kind_name(l->kind), l->window, w);
@@ -137,7 +137,8 @@ static void expect_layout(int line, const kvt_model_t *m, const char *want, uint
     assert_null(kvt_model_layer(m, in->num_layers));
 }
 
-#define EXPECT_LAYOUT(m, want, window, chunk) expect_layout(__LINE__, (m), (want), (window), (chunk))
+#define EXPECT_LAYOUT(m, want, window, chunk)                                                      \
+    expect_layout(__LINE__, (m), (want), (window), (chunk))
 
 /* ---------------------------------------------------------------------------------------------
  * a. bad input
@@ -293,6 +294,11 @@ static void test_layer_types_errors(void **state)
     EXPECT_FAIL("{" DENSE4 ", \"layer_types\": [\"full_attention\", \"full_attention\", "
                 "\"conv\", \"full_attention\"]}",
                 KVT_ERR_UNSUPPORTED, "layer_types[2]", "conv");
+    /* the unknown value is quoted in the message, which must stay one line (expect_fail checks
+     * for a newline) even when the value holds one */
+    EXPECT_FAIL("{" DENSE4 ", \"layer_types\": [\"full_attention\", \"con\\nv\", "
+                "\"full_attention\", \"full_attention\"]}",
+                KVT_ERR_UNSUPPORTED, "layer_types[1]");
     EXPECT_FAIL("{" DENSE4 ", \"layer_types\": [\"full_attention\", \"full_attention\", "
                 "\"full_attention\"]}",
                 KVT_ERR_INVALID, "layer_types");
@@ -377,8 +383,8 @@ static void test_linear_missing_field(void **state)
 {
     (void)state;
     /* Qwen3-Next style: layers 0-2 are linear (interval 4) and need every linear_* field */
-    EXPECT_FAIL("{\"model_type\": \"qwen3_next\", " DENSE4 ", \"full_attention_interval\": 4, "
-                LINEAR_BUT_VALUE_HEADS "}",
+    EXPECT_FAIL("{\"model_type\": \"qwen3_next\", " DENSE4
+                ", \"full_attention_interval\": 4, " LINEAR_BUT_VALUE_HEADS "}",
                 KVT_ERR_INVALID, "linear_num_value_heads");
     /* the same through layer_types */
     EXPECT_FAIL("{" DENSE4 ", \"layer_types\": [\"linear_attention\", \"full_attention\", "
@@ -398,6 +404,55 @@ static void test_bool_as_number(void **state)
                 KVT_ERR_INVALID, "new_decoder_architecture");
 }
 
+/*
+ * State sizes that do not fit the 32-bit fields of kvt_layer_desc_t must be rejected, not
+ * wrapped: "a model that loads is one we can size exactly" (model.c). Either status documented
+ * for a field out of range is accepted.
+ */
+static void expect_too_large(int line, const char *json, const char *field)
+{
+    kvt_model_t *m = SENTINEL;
+    kvt_error_t err;
+
+    memset(&err, 0, sizeof(err));
+    kvt_status_t st = kvt_model_load_json(json, strlen(json), ORIGIN, &m, &err);
+    if (st == KVT_OK) {
+        const kvt_layer_desc_t *l = kvt_model_layer(m, 0);
+        unsigned conv = l->conv_channels;
+        kvt_model_destroy(m);
+        fail_msg("line %d: loaded, with layer 0 conv_channels = %u (wrapped past 2^32)", line,
+                 conv);
+    }
+    if (st != KVT_ERR_INVALID && st != KVT_ERR_OVERFLOW) {
+        fail_msg("line %d: got %s: %s", line, kvt_status_name(st), err.message);
+    }
+    assert_ptr_equal(m, SENTINEL);
+    assert_int_equal(strncmp(err.message, ORIGIN ":", strlen(ORIGIN ":")), 0);
+    if (strstr(err.message, field) == NULL) {
+        fail_msg("line %d: message \"%s\" does not mention \"%s\"", line, err.message, field);
+    }
+}
+
+static void test_state_dims_overflow(void **state)
+{
+    (void)state;
+    /* Gated DeltaNet conv channels 2 * nk * kd + nv * vd = 2 * 2^16 * 2^15 + 1 * 1 = 2^32 + 1,
+     * every dimension within the reader's own 2^24 limit */
+    expect_too_large(__LINE__,
+                     "{\"num_hidden_layers\": 4, \"hidden_size\": 64, \"num_attention_heads\": 4, "
+                     "\"full_attention_interval\": 2, \"linear_num_key_heads\": 65536, "
+                     "\"linear_num_value_heads\": 1, \"linear_key_head_dim\": 32768, "
+                     "\"linear_value_head_dim\": 1, \"linear_conv_kernel_dim\": 4}",
+                     "linear_");
+    /* Mamba-2 conv channels n_heads * d_head + 2 * groups * d_state
+     * = 2^16 * 2^16 + 2 * 1 * 16 = 2^32 + 32 */
+    expect_too_large(__LINE__,
+                     "{\"model_type\": \"jamba\", \"num_hidden_layers\": 8, \"hidden_size\": 64, "
+                     "\"num_attention_heads\": 4, \"mamba_n_heads\": 65536, "
+                     "\"mamba_d_head\": 65536}",
+                     "mamba_");
+}
+
 /* ---------------------------------------------------------------------------------------------
  * b. layout rules
  */
@@ -414,7 +469,7 @@ static void test_plain_dense(void **state)
     assert_int_equal(in->hidden_size, 256);
     assert_int_equal(in->num_heads, 8);
     assert_int_equal(in->num_kv_heads, 2);
-    assert_int_equal(in->head_dim, 32); /* 256 / 8 */
+    assert_int_equal(in->head_dim, 32);                /* 256 / 8 */
     assert_int_equal(in->torch_dtype, KVT_DTYPE_BF16); /* no dtype named: bf16 */
     assert_int_equal(in->max_context, 0);
     assert_string_equal(in->model_type, "llama");
@@ -566,12 +621,12 @@ static void test_llama4_chunked(void **state)
 static void test_qwen3_next_interval(void **state)
 {
     (void)state;
-    kvt_model_t *m = LOAD_OK(
-        "{\"model_type\": \"qwen3_next\", \"num_hidden_layers\": 8, \"hidden_size\": 256, "
-        "\"num_attention_heads\": 8, \"num_key_value_heads\": 2, \"head_dim\": 64, "
-        "\"full_attention_interval\": 4, \"linear_num_key_heads\": 2, "
-        "\"linear_num_value_heads\": 4, \"linear_key_head_dim\": 8, "
-        "\"linear_value_head_dim\": 16, \"linear_conv_kernel_dim\": 4}");
+    kvt_model_t *m =
+        LOAD_OK("{\"model_type\": \"qwen3_next\", \"num_hidden_layers\": 8, \"hidden_size\": 256, "
+                "\"num_attention_heads\": 8, \"num_key_value_heads\": 2, \"head_dim\": 64, "
+                "\"full_attention_interval\": 4, \"linear_num_key_heads\": 2, "
+                "\"linear_num_value_heads\": 4, \"linear_key_head_dim\": 8, "
+                "\"linear_value_head_dim\": 16, \"linear_conv_kernel_dim\": 4}");
     EXPECT_LAYOUT(m, "LLLFLLLF", 0, 0);
     assert_int_equal(kvt_model_info(m)->attn_kind, KVT_ATTN_GQA);
 
@@ -892,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_mla_missing_field),
         cmocka_unit_test(test_linear_missing_field),
         cmocka_unit_test(test_bool_as_number),
+        cmocka_unit_test(test_state_dims_overflow),
         /* b. layout rules */
         cmocka_unit_test(test_plain_dense),
         cmocka_unit_test(test_layer_types_precedence),

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Fuzz the config.json reader with libFuzzer + ASan + UBSan.
+#
+# Configures build-fuzz/ with clang (-DKVT_FUZZ=ON -DKVT_TESTS=OFF), builds fuzz_config, seeds
+# build-fuzz/corpus with the catalog configs (data/models/*.json) and a few broken variants, and
+# runs the fuzzer for FUZZ_SECONDS (default 60). Exits non-zero when it finds a crash, a leak,
+# undefined behaviour or a timeout; the input that triggered it is left in build-fuzz/artifacts/.
+#
+#   scripts/fuzz.sh                      # 60 s
+#   FUZZ_SECONDS=600 scripts/fuzz.sh     # longer
+#   build-fuzz/fuzz/fuzz_config build-fuzz/artifacts/crash-...   # replay a finding
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$root/build-fuzz"
+seconds="${FUZZ_SECONDS:-60}"
+
+command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/install-deps.sh)" >&2; exit 1; }
+
+CC=clang cmake -S "$root" -B "$build" -DKVT_FUZZ=ON -DKVT_TESTS=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target fuzz_config -j"$(nproc)"
+
+corpus="$build/corpus"
+mkdir -p "$corpus" "$build/artifacts"
+cp "$root"/data/models/*.json "$corpus"/
+
+# Broken variants: the shapes of mistake the reader must reject cleanly.
+seed() { printf '%s' "$2" >"$corpus/broken-$1.json"; }
+llama="$root/data/models/llama-3.1-8b.json"
+head -c 300 "$llama" >"$corpus/broken-truncated.json"
+{ cat "$llama"; printf ' trailing'; } >"$corpus/broken-trailing.json"
+seed empty ''
+seed array '[{"num_hidden_layers": 2}]'
+seed kv7 '{"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 7}'
+seed negative '{"num_hidden_layers": -8, "hidden_size": 4096.5, "num_attention_heads": "32"}'
+seed huge '{"num_hidden_layers": 100000, "hidden_size": 16777216, "num_attention_heads": 1, "max_position_embeddings": 1e400}'
+seed layer-types '{"num_hidden_layers": 3, "hidden_size": 64, "num_attention_heads": 4, "sliding_window": 8, "layer_types": ["sliding_attention", "conv", "chunked_attention"]}'
+seed text-config '{"torch_dtype": "float7", "text_config": [1, 2], "sliding_window": null}'
+seed mla '{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "kv_lora_rank": 16, "qk_nope_head_dim": 8, "v_head_dim": 8, "index_head_dim": 4}'
+seed linear '{"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "full_attention_interval": 2, "linear_num_key_heads": 4294967295, "linear_conv_kernel_dim": 1}'
+seed mamba '{"model_type": "jamba", "num_hidden_layers": 8, "hidden_size": 64, "num_attention_heads": 4, "attn_layer_period": 0, "mamba_n_heads": 2}'
+seed llama4 '{"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "attention_chunk_size": 8, "no_rope_layers": [1, 0.5, 1], "no_rope_layer_interval": 0}'
+seed escapes '{"model_type": "\ud800\u0000\\", "num_hidden_layers": 1, "hidden_size": 8, "num_attention_heads": 1, "torch_dtype": "bf\u0031\u0036"}'
+seed unterminated '{"model_type": "llama\'
+
+# A dictionary of the field names and values the reader looks for (generated, not kept in git).
+dict="$build/config.dict"
+{
+    for w in num_hidden_layers n_layer num_layers hidden_size n_embd d_model num_attention_heads \
+        n_head num_heads num_key_value_heads num_kv_heads n_head_kv max_position_embeddings \
+        n_positions max_sequence_length torch_dtype dtype model_type head_dim text_config \
+        multi_query new_decoder_architecture kv_lora_rank qk_rope_head_dim qk_nope_head_dim \
+        v_head_dim num_nextn_predict_layers mtp_num_hidden_layers index_head_dim index_n_heads \
+        index_topk layer_types sliding_window use_sliding_window max_window_layers \
+        sliding_window_pattern full_attention_interval attn_layer_period attn_layer_offset \
+        attention_chunk_size no_rope_layers no_rope_layer_interval linear_num_key_heads \
+        linear_num_value_heads linear_key_head_dim linear_value_head_dim linear_conv_kernel_dim \
+        mamba_d_state state_size mamba_d_conv conv_kernel mamba_expand expand mamba_n_heads \
+        mamba_d_head mamba_n_groups full_attention attention global_attention sliding_attention \
+        local_attention chunked_attention linear_attention mamba gemma2 gemma3 gemma3_text \
+        llama4_text jamba falcon bfloat16 float16 float32 fp8 int4 mxfp4 auto; do
+        printf '"\\"%s\\""\n' "$w"
+    done
+    printf '"%s"\n' null true false '{' '}' '[' ']' ':' ',' '-0' '1e400' '4294967296' '0.5'
+} >"$dict"
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+set +e
+"$build/fuzz/fuzz_config" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -dict="$dict" -artifact_prefix="$build/artifacts/" "$corpus"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+    echo "fuzz.sh: fuzz_config failed (exit $rc); reproducer in $build/artifacts/" >&2
+    exit "$rc"
+fi
+echo "fuzz.sh: no crash in ${seconds} s" >&2

@@ -1,0 +1,258 @@
+/*
+ * `kvtier replay`: replay a workload trace against cache policies.
+ *
+ * Loads the trace once, then runs one policy or all of them (--policy all) at one capacity or a
+ * comma-separated list of capacities, and prints a table (policies x capacities of token hit
+ * rates, with LRU and Belady for reference) or, with --json, one object per run. Progress goes to
+ * stderr when it is a terminal.
+ */
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/table.h"
+#include "common/json_writer.h"
+#include "common/parse_num.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: kvtier replay --trace FILE [--format F] --policy NAME --capacity TOKENS [options]\n"
+    "\n"
+    "Replay a trace of prompt-prefix blocks against a cache policy and report hit rates.\n"
+    "\n"
+    "  --trace FILE        the trace (Mooncake or Bailian JSON lines)\n"
+    "  --format F          auto (default), mooncake, bailian\n"
+    "  --block-tokens N    tokens per block of the trace's hash ids (default: the format's)\n"
+    "  --policy NAME       lru, lfu, arc, s3fifo, belady, belady-head, or all\n"
+    "  --capacity TOKENS   cache size in tokens (suffixes k M G); several: 1M,3M,10M\n"
+    "  --json              JSON on stdout: one object, or an array for several runs\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Token hit rate: the longest cached prefix of each request at arrival (input_length when the\n"
+    "whole chain is cached, else matched blocks x block tokens) over all input tokens.\n"
+    "belady is the true offline optimum (ties between blocks next used by one request evict the\n"
+    "deepest first); belady-head evicts the chain head first (the published Mooncake figures).\n";
+
+enum { OPT_TRACE = 256, OPT_FORMAT, OPT_BLOCK, OPT_POLICY, OPT_CAPACITY, OPT_JSON };
+
+static const struct option longopts[] = {
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"block-tokens", required_argument, NULL, OPT_BLOCK},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define V "replay"
+#define MAX_CAPS 32
+
+typedef struct replay_cli {
+    const char *trace, *policy;
+    kvt_trace_format_t format;
+    uint32_t block_tokens;
+    uint64_t caps[MAX_CAPS];
+    size_t ncaps;
+    bool json;
+} replay_cli_t;
+
+static bool parse_caps(const char *arg, replay_cli_t *c)
+{
+    char buf[512];
+    size_t n = strlen(arg);
+    if (n >= sizeof(buf)) {
+        kvt_cli_error(V, "--capacity: list too long");
+        return false;
+    }
+    memcpy(buf, arg, n + 1);
+    c->ncaps = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (c->ncaps == MAX_CAPS) {
+            kvt_cli_error(V, "--capacity: at most %d values", MAX_CAPS);
+            return false;
+        }
+        if (!kvt_arg_u64(V, "--capacity", tok, 0, UINT64_MAX / 2, &c->caps[c->ncaps++])) {
+            return false;
+        }
+    }
+    if (c->ncaps == 0) {
+        kvt_cli_error(V, "--capacity: no value");
+        return false;
+    }
+    return true;
+}
+
+static void progress(uint64_t done, uint64_t total, void *arg)
+{
+    const char *label = arg;
+    fprintf(stderr, "\r  %-12s %3llu%%", label,
+            (unsigned long long)(total ? done * 100 / total : 100));
+    if (done == total) {
+        fputs("\r\033[K", stderr);
+    }
+}
+
+static void json_result(kvt_json_t *w, const kvt_trace_t *t, const kvt_replay_result_t *r)
+{
+    const kvt_trace_info_t *in = kvt_trace_info(t);
+    kvt_json_begin_object(w, NULL);
+    kvt_json_str(w, "trace", in->origin);
+    kvt_json_str(w, "format", kvt_trace_format_name(in->format));
+    kvt_json_u64(w, "block_tokens", in->block_tokens);
+    kvt_json_str(w, "policy", r->policy);
+    kvt_json_u64(w, "capacity_tokens", r->capacity_tokens);
+    kvt_json_u64(w, "capacity_blocks", r->capacity_blocks);
+    kvt_json_u64(w, "requests", r->requests);
+    kvt_json_u64(w, "input_tokens", r->input_tokens);
+    kvt_json_u64(w, "hit_tokens", r->hit_tokens);
+    kvt_json_double(w, "token_hit_rate", r->token_hit_rate);
+    kvt_json_u64(w, "block_refs", r->block_refs);
+    kvt_json_u64(w, "block_hits", r->block_hits);
+    kvt_json_double(w, "block_hit_rate", r->block_hit_rate);
+    kvt_json_u64(w, "resident_refs", r->resident_refs);
+    kvt_json_u64(w, "insertions", r->insertions);
+    kvt_json_u64(w, "evictions", r->evictions);
+    kvt_json_end_object(w);
+}
+
+int kvt_cmd_replay(int argc, char **argv)
+{
+    replay_cli_t c = {.policy = NULL};
+    int opt;
+
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        const char *flag = argv[optind - 1];
+        bool ok = true;
+        switch (opt) {
+        case OPT_TRACE: c.trace = optarg; break;
+        case OPT_FORMAT:
+            if (kvt_trace_format_parse(optarg, &c.format) != KVT_OK) {
+                kvt_cli_error(V, "--format: unknown format \"%s\" (auto, mooncake, bailian)",
+                              optarg);
+                ok = false;
+            }
+            break;
+        case OPT_BLOCK:
+            ok = kvt_arg_u32(V, "--block-tokens", optarg, 1, 1u << 20, &c.block_tokens);
+            break;
+        case OPT_POLICY: c.policy = optarg; break;
+        case OPT_CAPACITY: ok = parse_caps(optarg, &c); break;
+        case OPT_JSON: c.json = true; break;
+        case 'h': fputs(help, stdout); return KVT_EXIT_OK;
+        default: return kvt_arg_unknown(V, opt, optopt, flag);
+        }
+        if (!ok) {
+            return KVT_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        kvt_cli_error(V, "unexpected argument \"%s\"", argv[optind]);
+        return KVT_EXIT_USAGE;
+    }
+    if (c.trace == NULL || c.policy == NULL || c.ncaps == 0) {
+        kvt_cli_error(V, "--trace, --policy and --capacity are required (see kvtier replay --help)");
+        return KVT_EXIT_USAGE;
+    }
+    const char *const *all = kvt_replay_policies();
+    const char *one[] = {c.policy, NULL};
+    const char *const *policies = strcmp(c.policy, "all") == 0 ? all : one;
+    if (policies == one) {
+        bool known = false;
+        for (size_t i = 0; all[i] != NULL; i++) {
+            known |= strcmp(all[i], c.policy) == 0;
+        }
+        if (!known) {
+            kvt_cli_error(V, "--policy: unknown policy \"%s\" (lru, lfu, arc, s3fifo, belady, "
+                             "belady-head, all)",
+                          c.policy);
+            return KVT_EXIT_USAGE;
+        }
+    }
+
+    kvt_trace_t *trace;
+    kvt_error_t err;
+    kvt_status_t st = kvt_trace_load(c.trace, c.format, c.block_tokens, &trace, &err);
+    if (st != KVT_OK) {
+        kvt_cli_error(V, "%s", err.message);
+        return kvt_cli_exit_for(st);
+    }
+    const kvt_trace_info_t *in = kvt_trace_info(trace);
+    bool tty = isatty(STDERR_FILENO);
+    size_t np = 0;
+    while (policies[np] != NULL) {
+        np++;
+    }
+    kvt_json_t w;
+    kvt_json_init(&w, true);
+    bool many = np * c.ncaps > 1;
+    if (many) {
+        kvt_json_begin_array(&w, NULL);
+    }
+    kvt_table_t t;
+    kvt_table_init(&t, c.ncaps + 1);
+    for (size_t k = 1; k <= c.ncaps; k++) {
+        t.right[k] = true;
+    }
+    kvt_table_cell(&t, "policy");
+    for (size_t k = 0; k < c.ncaps; k++) {
+        char b[40];
+        kvt_table_cell(&t, "%s tokens", kvt_fmt_count(b, sizeof(b), c.caps[k]));
+    }
+    int rc = KVT_EXIT_OK;
+    for (size_t p = 0; p < np && rc == KVT_EXIT_OK; p++) {
+        kvt_table_cell(&t, "%s", policies[p]);
+        for (size_t k = 0; k < c.ncaps; k++) {
+            kvt_replay_opts_t o;
+            kvt_replay_result_t r;
+            kvt_replay_opts_init(&o);
+            o.policy = policies[p];
+            o.capacity_tokens = c.caps[k];
+            if (tty) {
+                o.progress = progress;
+                o.progress_arg = (void *)policies[p];
+            }
+            st = kvt_replay_run(trace, &o, &r, &err);
+            if (st != KVT_OK) {
+                kvt_cli_error(V, "%s", err.message);
+                rc = kvt_cli_exit_for(st);
+                break;
+            }
+            kvt_table_cell(&t, "%.2f%%", 100 * r.token_hit_rate);
+            json_result(&w, trace, &r);
+        }
+    }
+    if (many) {
+        kvt_json_end_array(&w);
+    }
+    if (rc == KVT_EXIT_OK && c.json) {
+        char *text;
+        if (kvt_json_finish(&w, &text, NULL) == KVT_OK) {
+            puts(text);
+            free(text);
+        } else {
+            rc = KVT_EXIT_FAIL;
+        }
+    } else {
+        kvt_json_discard(&w);
+        if (rc == KVT_EXIT_OK) {
+            char b[4][40];
+            printf("%s: %s requests, %s input tokens, %s block references (%s distinct, %u "
+                   "tokens each)\n\ntoken hit rate:\n",
+                   in->origin, kvt_fmt_count(b[0], 40, in->requests),
+                   kvt_fmt_count(b[1], 40, in->input_tokens), kvt_fmt_count(b[2], 40, in->refs),
+                   kvt_fmt_count(b[3], 40, in->blocks), in->block_tokens);
+            kvt_table_print(&t, stdout, "  ");
+        }
+    }
+    kvt_table_free(&t);
+    kvt_trace_destroy(trace);
+    return rc;
+}

@@ -1,0 +1,13 @@
+/* Internal: the trace readers behind kvt_trace_load(). */
+#ifndef KVT_SIM_TRACE_READERS_H
+#define KVT_SIM_TRACE_READERS_H
+
+#include <stdio.h>
+
+#include "sim/trace_build.h"
+
+/* Mooncake and Bailian JSON lines. */
+kvt_status_t kvt_read_jsonl(FILE *f, const char *path, kvt_trace_format_t format, uint32_t bt,
+                            kvt_trace_t *t, kvt_error_t *err);
+
+#endif
