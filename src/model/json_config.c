@@ -15,7 +15,34 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/*
+ * cJSON reports the last byte both when that byte is wrong and when the input stops too early.
+ * Telling them apart: parse the text again with a space appended; if it now fails past the
+ * original end, the original simply ended too early. (Error path only.)
+ */
+static bool input_ends_early(const char *json, size_t len)
+{
+    char *copy = malloc(len + 2);
+    const char *end = NULL;
+    bool early = false;
+
+    if (copy == NULL) {
+        return false;
+    }
+    memcpy(copy, json, len);
+    copy[len] = ' ';
+    copy[len + 1] = '\0';
+    cJSON *again = cJSON_ParseWithLengthOpts(copy, len + 1, &end, false);
+    if (again == NULL && end != NULL && (size_t)(end - copy) >= len) {
+        early = true;
+    }
+    cJSON_Delete(again);
+    free(copy);
+    return early;
+}
 
 kvt_status_t kvt_cfg_parse(kvt_cfg_t *cfg, const char *json, size_t len, const char *origin,
                            kvt_error_t *err)
@@ -31,6 +58,10 @@ kvt_status_t kvt_cfg_parse(kvt_cfg_t *cfg, const char *json, size_t len, const c
     cfg->root = cJSON_ParseWithLengthOpts(json, len, &end, false);
     if (cfg->root == NULL) {
         size_t off = (end != NULL && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
+        bool at_end = off + 1 >= len && input_ends_early(json, len);
+        if (at_end) {
+            off = len;
+        }
         unsigned line = 1, col = 1;
         for (size_t i = 0; i < off; i++) {
             if (json[i] == '\n') {
@@ -40,7 +71,8 @@ kvt_status_t kvt_cfg_parse(kvt_cfg_t *cfg, const char *json, size_t len, const c
                 col++;
             }
         }
-        return kvt_error_set(err, KVT_ERR_PARSE, "%s:%u:%u: not valid JSON", origin, line, col);
+        return kvt_error_set(err, KVT_ERR_PARSE, "%s:%u:%u: %s", origin, line, col,
+                             at_end ? "unexpected end of input" : "not valid JSON");
     }
     /* anything but whitespace after the document is an error too */
     for (size_t i = (size_t)(end - json); i < len; i++) {

@@ -13,7 +13,7 @@
  *     - Gemma 2: even layers sliding, odd layers global;
  *     - Gemma 3: `sliding_window_pattern` n (default 6): layer i global iff (i+1) % n == 0;
  *     - Qwen2/Qwen3 family: `use_sliding_window` gates the window, which applies from layer
- *       `max_window_layers` on;
+ *       `max_window_layers` on (transformers' default 28);
  *     - otherwise a non-null `sliding_window` applies to every layer (Mistral, Phi-3).
  *  3. Everything else is full attention.
  *
@@ -203,7 +203,7 @@ static kvt_status_t legacy_rules(kvt_cfg_t *cfg, kvt_model_t *m)
         bool use;
         uint32_t from;
         if ((st = kvt_cfg_bool(cfg, "use_sliding_window", false, &use)) != KVT_OK ||
-            (st = kvt_cfg_u32(cfg, "max_window_layers", false, 0, &from)) != KVT_OK) {
+            (st = kvt_cfg_u32(cfg, "max_window_layers", false, 28, &from)) != KVT_OK) {
             return st;
         }
         for (uint32_t i = 0; use && i < n; i++) {

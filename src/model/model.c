@@ -85,9 +85,9 @@ static kvt_status_t read_common(kvt_cfg_t *cfg, kvt_model_t *m)
     in->torch_dtype = KVT_DTYPE_BF16;
     if (dt != NULL) {
         if (!cJSON_IsString(dt) || kvt_dtype_parse(dt->valuestring, &in->torch_dtype) != KVT_OK ||
-            in->torch_dtype == KVT_DTYPE_AUTO) {
+            in->torch_dtype == KVT_DTYPE_AUTO || kvt_dtype_is_quantized(in->torch_dtype)) {
             return kvt_cfg_fail(cfg, KVT_ERR_INVALID, path,
-                                "unknown dtype (expected e.g. \"bfloat16\", \"float16\")");
+                                "expected \"bfloat16\", \"float16\" or \"float32\"");
         }
     }
     return KVT_OK;
@@ -188,9 +188,15 @@ static kvt_status_t read_linear_state(kvt_cfg_t *cfg, kvt_layer_desc_t *l)
         return st;
     }
     /* Gated DeltaNet: one k_dim x v_dim matrix per value head; a causal conv over q, k and v */
+    uint64_t channels = 2 * (uint64_t)nk * kd + (uint64_t)nv * vd;
+    if (channels > UINT32_MAX) {
+        return kvt_cfg_fail(cfg, KVT_ERR_INVALID, "linear_num_key_heads",
+                            "the linear layers' conv channels (2 x %u x %u + %u x %u) exceed 2^32",
+                            nk, kd, nv, vd);
+    }
     l->state_units = nv;
     l->state_unit_elems = (uint64_t)kd * vd;
-    l->conv_channels = 2 * nk * kd + nv * vd;
+    l->conv_channels = (uint32_t)channels;
     l->conv_width = kernel - 1;
     return KVT_OK;
 }
@@ -223,15 +229,26 @@ static kvt_status_t read_mamba_state(kvt_cfg_t *cfg, kvt_model_t *m, kvt_layer_d
             (st = read_u32(cfg, k_groups, false, 1, MAX_DIM, &groups)) != KVT_OK) {
             return st;
         }
+        uint64_t channels = (uint64_t)n_heads * d_head + 2 * (uint64_t)groups * d_state;
+        if (channels > UINT32_MAX) {
+            return kvt_cfg_fail(cfg, KVT_ERR_INVALID, "mamba_n_heads",
+                                "the Mamba conv channels (%u x %u + 2 x %u x %u) exceed 2^32",
+                                n_heads, d_head, groups, d_state);
+        }
         l->state_units = n_heads;
         l->state_unit_elems = (uint64_t)d_head * d_state;
-        l->conv_channels = n_heads * d_head + 2 * groups * d_state;
+        l->conv_channels = (uint32_t)channels;
     } else {
         /* Mamba-1: per inner channel a d_state vector; conv over the inner channels */
-        uint32_t d_inner = expand * m->info.hidden_size;
-        l->state_units = d_inner;
+        uint64_t d_inner = (uint64_t)expand * m->info.hidden_size;
+        if (d_inner > UINT32_MAX) {
+            return kvt_cfg_fail(cfg, KVT_ERR_INVALID, "mamba_expand",
+                                "mamba_expand x hidden_size (%u x %u) exceeds 2^32", expand,
+                                m->info.hidden_size);
+        }
+        l->state_units = (uint32_t)d_inner;
         l->state_unit_elems = d_state;
-        l->conv_channels = d_inner;
+        l->conv_channels = (uint32_t)d_inner;
     }
     l->conv_width = d_conv - 1;
     return KVT_OK;
