@@ -24,6 +24,7 @@ typedef enum kvt_trace_format {
     KVT_TRACE_AUTO = 0, /* decide from the file's name and first line */
     KVT_TRACE_MOONCAKE, /* JSONL: timestamp (ms), input_length, output_length, hash_ids */
     KVT_TRACE_BAILIAN,  /* JSONL: chat_id, parent_chat_id, timestamp (s), ..., hash_ids */
+    KVT_TRACE_AGENT_CSV, /* CSV: one row per LLM call of agent sessions, token counts only */
 } kvt_trace_format_t;
 
 /* What a block holds (the predictor's first class dimension). */
@@ -74,8 +75,8 @@ KVT_API const char *kvt_transition_name(kvt_transition_t t);
 
 /*
  * Load a trace file. block_tokens: tokens per block of the file's hash ids, 0 for the format's
- * own (Mooncake 512, Bailian 16); a chain whose length disagrees with ceil(input_length /
- * block_tokens) is a malformed line. Readers stream the file line by line (memory is bounded by the compact
+ * own (Mooncake 512, Bailian 16, agent-csv 16); a chain whose length disagrees with
+ * ceil(input_length / block_tokens) is a malformed line. Readers stream the file line by line (memory is bounded by the compact
  * trace, 4 bytes per block reference); a malformed line fails the load with
  * "<path>:<line>: <field>: <problem>" in err and KVT_ERR_PARSE. *trace_p is written only on
  * success; free it with kvt_trace_destroy().

@@ -23,8 +23,8 @@ static const char help[] =
     "\n"
     "Replay a trace of prompt-prefix blocks against a cache policy and report hit rates.\n"
     "\n"
-    "  --trace FILE        the trace (Mooncake or Bailian JSON lines)\n"
-    "  --format F          auto (default), mooncake, bailian\n"
+    "  --trace FILE        the trace (Mooncake or Bailian JSON lines, or agent-session CSV)\n"
+    "  --format F          auto (default), mooncake, bailian, agent-csv\n"
     "  --block-tokens N    tokens per block of the trace's hash ids (default: the format's)\n"
     "  --policy NAME       lru, lfu, arc, s3fifo, belady, belady-head, or all\n"
     "  --capacity TOKENS   cache size in tokens (suffixes k M G); several: 1M,3M,10M\n"
@@ -135,7 +135,8 @@ int kvt_cmd_replay(int argc, char **argv)
         case OPT_TRACE: c.trace = optarg; break;
         case OPT_FORMAT:
             if (kvt_trace_format_parse(optarg, &c.format) != KVT_OK) {
-                kvt_cli_error(V, "--format: unknown format \"%s\" (auto, mooncake, bailian)",
+                kvt_cli_error(V, "--format: unknown format \"%s\" (auto, mooncake, bailian, "
+                                 "agent-csv)",
                               optarg);
                 ok = false;
             }

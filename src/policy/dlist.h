@@ -65,6 +65,22 @@ static inline void kvt_dlist_remove(kvt_dlist_t *d, kvt_dlinks_t *l, uint32_t id
     d->size--;
 }
 
+/* Insert id right after `after` (toward the tail), which must be in d. */
+static inline void kvt_dlist_insert_after(kvt_dlist_t *d, kvt_dlinks_t *l, uint32_t after,
+                                          uint32_t id)
+{
+    uint32_t n = l->next[after];
+    l->prev[id] = after;
+    l->next[id] = n;
+    l->next[after] = id;
+    if (n != KVT_DL_NIL) {
+        l->prev[n] = id;
+    } else {
+        d->tail = id;
+    }
+    d->size++;
+}
+
 /* Remove and return the tail (least recently added), KVT_DL_NIL if empty. */
 static inline uint32_t kvt_dlist_pop_tail(kvt_dlist_t *d, kvt_dlinks_t *l)
 {

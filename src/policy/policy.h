@@ -57,6 +57,7 @@ extern const kvt_policy_ops_t kvt_policy_lfu;
 extern const kvt_policy_ops_t kvt_policy_arc;
 extern const kvt_policy_ops_t kvt_policy_s3fifo;
 extern const kvt_policy_ops_t kvt_policy_belady;
+extern const kvt_policy_ops_t kvt_policy_predictive;
 
 /* The built-in policies in display order; NULL-terminated. */
 extern const kvt_policy_ops_t *const kvt_policies[];

@@ -7,7 +7,8 @@
 #include <strings.h>
 
 const kvt_policy_ops_t *const kvt_policies[] = {
-    &kvt_policy_lru, &kvt_policy_lfu, &kvt_policy_arc, &kvt_policy_s3fifo, &kvt_policy_belady,
+    &kvt_policy_lru,    &kvt_policy_lfu,    &kvt_policy_arc,
+    &kvt_policy_s3fifo, &kvt_policy_predictive, &kvt_policy_belady,
     NULL,
 };
 

@@ -20,7 +20,8 @@
 #define POS_BITS 20
 #define POS_LIMIT (1u << POS_BITS)
 
-static const char *const names[] = {"lru", "lfu", "arc", "s3fifo", "belady", "belady-head", NULL};
+static const char *const names[] = {"lru",    "lfu",         "arc", "s3fifo",
+                                    "predictive", "belady", "belady-head", NULL};
 
 const char *const *kvt_replay_policies(void)
 {
@@ -101,7 +102,8 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
     }
     if (ops == NULL) {
         return kvt_error_set(err, KVT_ERR_NOT_FOUND,
-                             "unknown policy \"%s\" (lru, lfu, arc, s3fifo, belady, belady-head)",
+                             "unknown policy \"%s\" (lru, lfu, arc, s3fifo, predictive, belady, "
+                             "belady-head)",
                              o.policy ? o.policy : "(null)");
     }
     cfg.nblocks = in->blocks;

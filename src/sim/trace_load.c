@@ -1,9 +1,10 @@
 /*
  * kvt_trace_load(): open a trace, pick its reader, build the trace.
  *
- * Format detection reads only the first non-blank line: a JSON object with "chat_id" is
- * Bailian, one with "hash_ids" Mooncake. Each format has its own default block size, the one its
- * hash ids were computed with.
+ * Format detection reads only the first non-blank line: a CSV header starting "trace,call," is
+ * agent-csv, a JSON object with "chat_id" Bailian, one with "hash_ids" Mooncake. Each format
+ * has its own default block size, the one its hash ids were computed with (agent-csv, which has
+ * no hash ids, takes vLLM's default page of 16 tokens).
  */
 #include "sim/trace_readers.h"
 
@@ -20,7 +21,9 @@ static kvt_trace_format_t sniff(FILE *f)
         if (strspn(buf, " \t\r\n") == strlen(buf)) {
             continue;
         }
-        if (strstr(buf, "\"chat_id\"") != NULL) {
+        if (strncmp(buf, "trace,call,", 11) == 0) {
+            fmt = KVT_TRACE_AGENT_CSV;
+        } else if (strstr(buf, "\"chat_id\"") != NULL) {
             fmt = KVT_TRACE_BAILIAN;
         } else if (strstr(buf, "\"hash_ids\"") != NULL) {
             fmt = KVT_TRACE_MOONCAKE;
@@ -64,6 +67,9 @@ kvt_status_t kvt_trace_load(const char *path, kvt_trace_format_t format, uint32_
     case KVT_TRACE_MOONCAKE:
     case KVT_TRACE_BAILIAN:
         st = kvt_read_jsonl(f, path, format, block_tokens, t, err);
+        break;
+    case KVT_TRACE_AGENT_CSV:
+        st = kvt_read_agent_csv(f, path, block_tokens, t, err);
         break;
     default:
         st = kvt_error_set(err, KVT_ERR_UNSUPPORTED, "%s: format %s has no reader", path,

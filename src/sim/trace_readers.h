@@ -10,4 +10,8 @@
 kvt_status_t kvt_read_jsonl(FILE *f, const char *path, kvt_trace_format_t format, uint32_t bt,
                             kvt_trace_t *t, kvt_error_t *err);
 
+/* Agent-session per-call CSV (read_agent_csv.c). */
+kvt_status_t kvt_read_agent_csv(FILE *f, const char *path, uint32_t bt, kvt_trace_t *t,
+                                kvt_error_t *err);
+
 #endif

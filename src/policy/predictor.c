@@ -1,0 +1,140 @@
+/*
+ * The Bayesian reuse predictor.
+ *
+ * Sixteen base classes (block type x transition, the paper's classes), each split by "partial
+ * last block" -- a partial block can only be reused by an identical prompt, so it is its own
+ * population -- and refined by session depth and chain length, the two features that predict
+ * whether a conversation gets another turn (on the Mooncake trace the chance grows from 0.31 at
+ * the first turn to 0.8 past the eighth). A refined class has few observations, so its estimate
+ * is shrunk toward its base class: p = (s + k p_base) / (s + f + k), with k pseudo-counts
+ * (confidence weighting: a class speaks for itself once it has many more than k outcomes). The
+ * base class itself is Beta(alpha0 + s, beta0 + f).
+ *
+ * When a reuse comes is learned per base class as a histogram of gaps in log2 buckets of
+ * microseconds (1 us .. 2^44 us, five months); survival beyond x interpolates linearly inside
+ * x's bucket. A base class with fewer than min_gap_samples gaps borrows the global histogram.
+ */
+#include "policy/predictor.h"
+
+#include <string.h>
+
+void kvt_pred_params_default(kvt_pred_params_t *p)
+{
+    p->prior_alpha = 1;
+    p->prior_beta = 1;
+    p->shrink = 8;
+    p->min_gap_samples = 50;
+}
+
+void kvt_pred_init(kvt_predictor_t *p, const kvt_pred_params_t *params)
+{
+    memset(p, 0, sizeof(*p));
+    if (params != NULL) {
+        p->params = *params;
+    } else {
+        kvt_pred_params_default(&p->params);
+    }
+    for (int i = 0; i < KVT_PRED_PARENTS; i++) {
+        p->parent[i].dirty = true;
+    }
+    p->global.dirty = true;
+}
+
+static uint32_t length_bucket(uint32_t n)
+{
+    uint32_t b = 0;
+    for (uint32_t edge = 2; b + 1 < KVT_PRED_LENGTHS && n >= edge; edge *= 2) {
+        b++;
+    }
+    return b;
+}
+
+uint16_t kvt_pred_class(unsigned block_type, unsigned transition, bool partial, uint32_t depth,
+                        uint32_t chain_len)
+{
+    unsigned parent = ((block_type & 3) * 4 + (transition & 3)) * 2 + (partial ? 1 : 0);
+    uint32_t d = depth < KVT_PRED_DEPTHS - 1 ? depth : KVT_PRED_DEPTHS - 1;
+    return (uint16_t)((parent * KVT_PRED_DEPTHS + d) * KVT_PRED_LENGTHS + length_bucket(chain_len));
+}
+
+static unsigned parent_of(uint16_t cls)
+{
+    return cls / (KVT_PRED_DEPTHS * KVT_PRED_LENGTHS);
+}
+
+/* Bucket b holds gaps in [2^b, 2^(b+1)) us; bucket 0 also holds gaps below 1 us. */
+static unsigned gap_bucket(double us)
+{
+    if (us < 2) {
+        return 0;
+    }
+    if (us >= 0x1p63) {
+        return KVT_PRED_GAP_BUCKETS - 1;
+    }
+    unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)us);
+    return b < KVT_PRED_GAP_BUCKETS ? b : KVT_PRED_GAP_BUCKETS - 1;
+}
+
+static void add_gap(kvt_pred_parent_t *h, uint64_t gap_us)
+{
+    h->gaps[gap_bucket((double)gap_us)]++;
+    h->ngaps++;
+    h->dirty = true;
+}
+
+void kvt_pred_reused(kvt_predictor_t *p, uint16_t cls, uint64_t gap_us)
+{
+    kvt_pred_parent_t *par = &p->parent[parent_of(cls)];
+    p->succ[cls] += 1;
+    par->succ += 1;
+    add_gap(par, gap_us);
+    add_gap(&p->global, gap_us);
+}
+
+void kvt_pred_expired(kvt_predictor_t *p, uint16_t cls)
+{
+    p->fail[cls] += 1;
+    p->parent[parent_of(cls)].fail += 1;
+}
+
+double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls)
+{
+    const kvt_pred_parent_t *par = &p->parent[parent_of(cls)];
+    double a0 = p->params.prior_alpha, b0 = p->params.prior_beta, k = p->params.shrink;
+    double base = (a0 + par->succ) / (a0 + b0 + par->succ + par->fail);
+    return (p->succ[cls] + k * base) / (p->succ[cls] + p->fail[cls] + k);
+}
+
+static void refresh(kvt_pred_parent_t *h)
+{
+    double acc = 0;
+    h->tail[KVT_PRED_GAP_BUCKETS] = 0;
+    for (int b = KVT_PRED_GAP_BUCKETS - 1; b >= 0; b--) {
+        acc += (double)h->gaps[b];
+        h->tail[b] = h->ngaps ? acc / (double)h->ngaps : 0;
+    }
+    h->dirty = false;
+}
+
+double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us)
+{
+    kvt_pred_parent_t *h = &p->parent[parent_of(cls)];
+    if (h->ngaps < p->params.min_gap_samples) {
+        h = &p->global;
+    }
+    if (h->ngaps == 0) {
+        return 1;
+    }
+    if (h->dirty) {
+        refresh(h);
+    }
+    unsigned b = gap_bucket(x_us);
+    double lo = b == 0 ? 0 : (double)(1ull << b), hi = (double)(1ull << (b + 1));
+    double frac = (hi - x_us) / (hi - lo); /* share of bucket b still above x */
+    if (frac < 0) {
+        frac = 0;
+    } else if (frac > 1) {
+        frac = 1;
+    }
+    return h->tail[b + 1] + frac * (h->tail[b] - h->tail[b + 1]);
+}
