@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Fuzz the config.json reader with libFuzzer + ASan + UBSan.
+# Fuzz the config.json reader and the trace readers with libFuzzer + ASan + UBSan.
 #
-# Configures build-fuzz/ with clang (-DKVT_FUZZ=ON -DKVT_TESTS=OFF), builds fuzz_config, seeds
-# build-fuzz/corpus with the catalog configs (data/models/*.json) and a few broken variants, and
-# runs the fuzzer for FUZZ_SECONDS (default 60). Exits non-zero when it finds a crash, a leak,
-# undefined behaviour or a timeout; the input that triggered it is left in build-fuzz/artifacts/.
+# Configures build-fuzz/ with clang (-DKVT_FUZZ=ON -DKVT_TESTS=OFF) and builds two targets:
+#   fuzz_config  config.json -> model -> sizing; seeds in build-fuzz/corpus: the catalog configs
+#                (data/models/*.json) and a few broken variants;
+#   fuzz_trace   trace file -> kvt_trace_load (auto, Mooncake, Bailian) -> replay; seeds in
+#                build-fuzz/corpus-trace: Mooncake lines written here, the Bailian fixture
+#                (tests/data/bailian_small.jsonl) and broken variants.
+# Each runs for FUZZ_SECONDS (default 60). Exits non-zero when either finds a crash, a leak,
+# undefined behaviour or a timeout; the input that triggered it is left in build-fuzz/artifacts/
+# (config-... or trace-...). FUZZ_TRACE_POLICIES="lru,belady" limits the policies fuzz_trace
+# replays (default: every built-in one).
 #
-#   scripts/fuzz.sh                      # 60 s
+#   scripts/fuzz.sh                      # 60 s each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh     # longer
-#   build-fuzz/fuzz/fuzz_config build-fuzz/artifacts/crash-...   # replay a finding
+#   build-fuzz/fuzz/fuzz_config build-fuzz/artifacts/config-crash-...   # replay a finding
+#   build-fuzz/fuzz/fuzz_trace build-fuzz/artifacts/trace-crash-...
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +26,7 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/install
 
 CC=clang cmake -S "$root" -B "$build" -DKVT_FUZZ=ON -DKVT_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_config -j"$(nproc)"
+cmake --build "$build" --target fuzz_config fuzz_trace -j"$(nproc)"
 
 corpus="$build/corpus"
 mkdir -p "$corpus" "$build/artifacts"
@@ -65,15 +72,63 @@ dict="$build/config.dict"
     printf '"%s"\n' null true false '{' '}' '[' ']' ':' ',' '-0' '1e400' '4294967296' '0.5'
 } >"$dict"
 
+# The trace corpus: Mooncake lines (block_tokens 4 and 512), the Bailian fixture, broken variants.
+tcorpus="$build/corpus-trace"
+mkdir -p "$tcorpus"
+cp "$root/tests/data/bailian_small.jsonl" "$tcorpus/bailian-small.jsonl"
+tseed() { printf '%b' "$2" >"$tcorpus/$1.jsonl"; }
+mc() { printf '{"timestamp": %s, "input_length": %s, "output_length": %s, "hash_ids": [%s]}\\n' "$@"; }
+tseed mooncake-4 "$(mc 0 7 4 '1, 2')$(mc 10 16 4 '1, 2, 3, 4')$(mc 20 8 2 '1, 5')$(mc 30 12 1 '1, 5, 6')$(mc 40.5 20 0 '1, 2, 3, 7, 8')"
+tseed mooncake-512 "$(mc 0 600 10 '0, 1')$(mc 5 1100 20 '0, 1, 2')$(mc 3 512 1 '0')\\n\\n$(mc 5 40 2 '9')"
+tseed mooncake-repeat "$(mc 0 8 1 '1, 2')$(mc 1 8 1 '3, 4')$(mc 2 8 1 '1, 2')$(mc 3 8 1 '1, 1')$(mc 3 4 1 '2')"
+tseed broken-not-json "$(mc 0 8 2 '1, 2')\\n{\"timestamp\": 1, oops\\n"
+tseed broken-missing '{"timestamp": 1, "output_length": 2, "hash_ids": [1, 2]}\n'
+tseed broken-negative "$(mc 0 8 -1 '1, 2')"
+tseed broken-hash-type '{"timestamp": 1, "input_length": 4, "output_length": 2, "hash_ids": {"0": 7}}\n'
+tseed broken-hash-elem "$(mc 0 8 2 '5, -1')$(mc 1 12 2 '5, 6, 2.5')"
+tseed broken-hash-len "$(mc 0 10 2 '1, 2')"
+tseed broken-time "$(mc '"12"' 8 2 '1, 2')$(mc 1e300 8 2 '1, 2')$(mc 1.5e16 8 2 '1, 3')"
+tseed broken-huge '{"timestamp": 0, "input_length": 4294967295, "output_length": 4294967296, "hash_ids": [18446744073709551615]}\n'
+tseed broken-concat "$(mc 0 8 2 '1, 2' | sed 's/\\n$//')$(mc 1 8 2 '1, 3')"
+tseed broken-empty ''
+tseed broken-blank '\n \n\t\r\n'
+tseed broken-unknown '{"foo": 1}\n'
+bl() { printf '{"chat_id": %s, "parent_chat_id": %s, "timestamp": %s, "input_length": %s, "output_length": %s, "type": "%s", "turn": 1, "hash_ids": [%s]}\\n' "$@"; }
+tseed bailian-self "$(bl 1 1 0.5 20 4 text '1, 2')$(bl 1 1 0.25 40 4 search '1, 2, 3')$(bl 2 1 0.75 16 0 file '9')"
+tseed broken-bailian "$(bl 1 -1 0.5 20 4 text '1, 2')"'{"parent_chat_id": 1, "timestamp": 1.0, "input_length": 20, "output_length": 4, "hash_ids": [1, 3]}\n'"$(bl 3 '"1"' 2 16 1 text '4')"
+head -c 700 "$root/tests/data/bailian_small.jsonl" >"$tcorpus/broken-truncated.jsonl"
+
+tdict="$build/trace.dict"
+{
+    for w in timestamp input_length output_length hash_ids chat_id parent_chat_id type turn \
+        text search file; do
+        printf '"\\"%s\\""\n' "$w"
+    done
+    printf '"%s"\n' null true false '{' '}' '[' ']' ':' ',' '-1' '-0' '0.5' '1e300' \
+        '4294967295' '4294967296' '18446744073709551615' '1.5e16'
+    printf '"\\x0a"\n'
+} >"$tdict"
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+status=0
 set +e
 "$build/fuzz/fuzz_config" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -dict="$dict" -artifact_prefix="$build/artifacts/" "$corpus"
+    -dict="$dict" -artifact_prefix="$build/artifacts/config-" "$corpus"
 rc=$?
-set -e
 if [ "$rc" -ne 0 ]; then
     echo "fuzz.sh: fuzz_config failed (exit $rc); reproducer in $build/artifacts/" >&2
-    exit "$rc"
+    status=$rc
 fi
-echo "fuzz.sh: no crash in ${seconds} s" >&2
+"$build/fuzz/fuzz_trace" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -dict="$tdict" -artifact_prefix="$build/artifacts/trace-" "$tcorpus"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    echo "fuzz.sh: fuzz_trace failed (exit $rc); reproducer in $build/artifacts/" >&2
+    [ "$status" -ne 0 ] || status=$rc
+fi
+set -e
+if [ "$status" -ne 0 ]; then
+    exit "$status"
+fi
+echo "fuzz.sh: no crash in ${seconds} s per target" >&2

@@ -12,6 +12,7 @@
 #include <kvtier/plan.h>
 #include <kvtier/trace.h>
 #include <kvtier/replay.h>
+#include <kvtier/generator.h>
 
 KVT_BEGIN_DECLS
 /* The library's version string, which may differ from the header's KVT_VERSION_STRING. */

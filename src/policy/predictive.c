@@ -60,6 +60,7 @@ typedef struct predictive {
     uint16_t *cls;          /* per block: class at last access (NO_CLASS: none alive) */
     uint16_t *list_of;      /* per block: the list holding it when resident */
     uint64_t *last_us;      /* per block: last access time */
+    uint8_t *reuses;        /* per block: earlier accesses, saturating */
     uint32_t *sess_depth;   /* per session: requests seen */
     uint64_t nsessions;
     expiry_t *ring;         /* accesses in time order, for expiry */
@@ -104,12 +105,14 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->cls = malloc(n * sizeof(*p->cls));
     p->list_of = malloc(n * sizeof(*p->list_of));
     p->last_us = calloc(n, sizeof(*p->last_us));
-    if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL ||
+    p->reuses = calloc(n, 1);
+    if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->reuses == NULL ||
         !kvt_dlinks_init(&p->links, n) || grow_ring(p) != KVT_OK) {
         kvt_dlinks_fini(&p->links);
         free(p->cls);
         free(p->list_of);
         free(p->last_us);
+        free(p->reuses);
         free(p->ring);
         free(p);
         return KVT_ERR_NO_MEMORY;
@@ -132,6 +135,7 @@ static void pv_destroy(void *ctx)
     free(p->cls);
     free(p->list_of);
     free(p->last_us);
+    free(p->reuses);
     free(p->sess_depth);
     free(p->ring);
     free(p->pending);
@@ -202,7 +206,10 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
         }
     }
     uint16_t c = kvt_pred_class(a->block_type, a->transition, a->partial, p->cur_depth,
-                                a->chain_len);
+                                a->chain_len, p->reuses[b]);
+    if (p->reuses[b] < UINT8_MAX) {
+        p->reuses[b]++;
+    }
     p->cls[b] = c;
     p->last_us[b] = a->t_us;
     if (p->ring_len == p->ring_cap && grow_ring(p) != KVT_OK) {

@@ -5,7 +5,9 @@
  * last block" -- a partial block can only be reused by an identical prompt, so it is its own
  * population -- and refined by session depth and chain length, the two features that predict
  * whether a conversation gets another turn (on the Mooncake trace the chance grows from 0.31 at
- * the first turn to 0.8 past the eighth). A refined class has few observations, so its estimate
+ * the first turn to 0.8 past the eighth), and by how often the block was accessed before (0, 1,
+ * 2+: a block reused twice is a shared prefix or a live session). A refined class has few
+ * observations, so its estimate
  * is shrunk toward its base class: p = (s + k p_base) / (s + f + k), with k pseudo-counts
  * (confidence weighting: a class speaks for itself once it has many more than k outcomes). The
  * base class itself is Beta(alpha0 + s, beta0 + f).
@@ -50,16 +52,19 @@ static uint32_t length_bucket(uint32_t n)
 }
 
 uint16_t kvt_pred_class(unsigned block_type, unsigned transition, bool partial, uint32_t depth,
-                        uint32_t chain_len)
+                        uint32_t chain_len, uint32_t reuses)
 {
     unsigned parent = ((block_type & 3) * 4 + (transition & 3)) * 2 + (partial ? 1 : 0);
     uint32_t d = depth < KVT_PRED_DEPTHS - 1 ? depth : KVT_PRED_DEPTHS - 1;
-    return (uint16_t)((parent * KVT_PRED_DEPTHS + d) * KVT_PRED_LENGTHS + length_bucket(chain_len));
+    uint32_t u = reuses < KVT_PRED_REUSES - 1 ? reuses : KVT_PRED_REUSES - 1;
+    return (uint16_t)(((parent * KVT_PRED_DEPTHS + d) * KVT_PRED_LENGTHS + length_bucket(chain_len)) *
+                          KVT_PRED_REUSES +
+                      u);
 }
 
 static unsigned parent_of(uint16_t cls)
 {
-    return cls / (KVT_PRED_DEPTHS * KVT_PRED_LENGTHS);
+    return cls / (KVT_PRED_DEPTHS * KVT_PRED_LENGTHS * KVT_PRED_REUSES);
 }
 
 /* Bucket b holds gaps in [2^b, 2^(b+1)) us; bucket 0 also holds gaps below 1 us. */

@@ -3,7 +3,8 @@
  *
  * A block's class is decided at each access from what is known then: its block type, the
  * request's transition (the 16 base classes), whether it is the partial last block of its chain,
- * the depth of the session (turns so far) and the length of the chain. For each class the
+ * the depth of the session (turns so far), the length of the chain and how often the block was
+ * accessed before. For each class the
  * predictor keeps a Beta posterior of "this block is accessed again" (success: the next access
  * comes; failure: the block stays idle past the expiry horizon), and for each base class x
  * partial a histogram of reuse gaps. Pure arithmetic: no I/O, no clock.
@@ -17,7 +18,8 @@
 #define KVT_PRED_DEPTHS     6  /* session turns so far: 0, 1, 2, 3, 4, 5+ */
 #define KVT_PRED_LENGTHS    7  /* chain blocks: <2, <4, <8, <16, <32, <64, more */
 #define KVT_PRED_PARENTS    (4 * 4 * 2) /* block type x transition x partial */
-#define KVT_PRED_CLASSES    (KVT_PRED_PARENTS * KVT_PRED_DEPTHS * KVT_PRED_LENGTHS)
+#define KVT_PRED_REUSES     3  /* times the block was accessed before: 0, 1, 2+ */
+#define KVT_PRED_CLASSES    (KVT_PRED_PARENTS * KVT_PRED_DEPTHS * KVT_PRED_LENGTHS * KVT_PRED_REUSES)
 #define KVT_PRED_GAP_BUCKETS 44 /* log2 buckets of microseconds */
 
 typedef struct kvt_pred_params {
@@ -47,7 +49,7 @@ void kvt_pred_init(kvt_predictor_t *p, const kvt_pred_params_t *params);
 
 /* The class of an access. */
 uint16_t kvt_pred_class(unsigned block_type, unsigned transition, bool partial, uint32_t depth,
-                        uint32_t chain_len);
+                        uint32_t chain_len, uint32_t reuses);
 
 /* A block of class cls was accessed again gap_us after its previous access. */
 void kvt_pred_reused(kvt_predictor_t *p, uint16_t cls, uint64_t gap_us);

@@ -9,11 +9,12 @@
  * provider served from its prompt cache) and min(previous L + previous output, L) when it is empty
  * (local runs without prompt caching: an append-only agent loop), never more than the previous
  * prompt's full blocks (a chain holds only its prompt, so the blocks over the previous output
- * are new ones). Every other block gets a fresh 64-bit key from a counter, so sessions share
- * nothing. Types: every block of a session's first main-chain call is SYSTEM; a sidechain's first
- * call starts a fresh chain typed by the builder's rule for requests without parent (position 0
- * SYSTEM, the rest TOOL); in later calls new blocks starting inside the previous call's output are
- * OUTPUT and the others TOOL (tool results). The file's times are relative to each session's
+ * are new ones); a chain's first call reuses nothing, whatever its cache_read says. Every other
+ * block gets a fresh 64-bit key from a counter, so sessions share nothing. Types: every block of
+ * a session's first main-chain call is SYSTEM; a sidechain's first call starts a fresh chain
+ * typed by the builder's rule for requests without parent (position 0 SYSTEM, the rest TOOL); in
+ * later calls new blocks starting inside the previous call's output are OUTPUT and the others
+ * TOOL (tool results). The file's times are relative to each session's
  * start, so sessions (dense ids, in order of first appearance) are laid on one timeline, session
  * k starting at k x 60 s. Rows may come in any order: lines are read one at a time (getline),
  * validated, kept as 48-byte records, then sorted by (session, call) and fed to the builder, so
@@ -435,7 +436,9 @@ static kvt_status_t build(reader_t *r, kvt_trace_t *t)
     kvt_status_t st = KVT_OK;
     char msg[160];
 
-    qsort(r->rows, r->nrows, sizeof(*r->rows), by_session_call);
+    if (r->nrows > 1) {
+        qsort(r->rows, r->nrows, sizeof(*r->rows), by_session_call);
+    }
     for (size_t i = 0; i < r->nrows && st == KVT_OK; i++) {
         const row_t *w = &r->rows[i];
         r->line = w->line;

@@ -150,6 +150,28 @@ kvt_status_t kvt_trace_add_block(kvt_trace_t *t, uint64_t key, unsigned type)
     return KVT_OK;
 }
 
+kvt_status_t kvt_trace_add_block_id(kvt_trace_t *t, uint32_t id, kvt_block_type_t type)
+{
+    kvt_trace_request_t *r = &t->reqs[t->info.requests - 1];
+
+    if (id > t->info.blocks || id == UINT32_MAX) {
+        return KVT_ERR_INVALID;
+    }
+    if (grow((void **)&t->refs, &t->cap_refs, t->info.refs + 1, sizeof(*t->refs)) != KVT_OK) {
+        return KVT_ERR_NO_MEMORY;
+    }
+    if (id == t->info.blocks) {
+        if (grow((void **)&t->types, &t->cap_types, (size_t)id + 1, 1) != KVT_OK) {
+            return KVT_ERR_NO_MEMORY;
+        }
+        t->types[id] = (uint8_t)type;
+        t->info.blocks++;
+    }
+    t->refs[t->info.refs++] = id;
+    r->nblocks++;
+    return KVT_OK;
+}
+
 uint64_t kvt_trace_find_parent(const kvt_trace_t *t, const uint64_t *keys, size_t n,
                                size_t min_depth)
 {

@@ -48,6 +48,13 @@ kvt_status_t kvt_trace_begin_request(kvt_trace_t *t, uint64_t t_us, uint32_t inp
 kvt_status_t kvt_trace_add_block(kvt_trace_t *t, uint64_t key, unsigned type);
 
 /*
+ * Append a block whose dense id the caller assigns (the generator, which knows its prefixes):
+ * id == the number of blocks so far makes a new block of the given type; a smaller id reuses
+ * that block. Returns KVT_ERR_INVALID for any other id. Do not mix with kvt_trace_add_block().
+ */
+kvt_status_t kvt_trace_add_block_id(kvt_trace_t *t, uint32_t id, kvt_block_type_t type);
+
+/*
  * The most recent earlier request holding the deepest of keys[min_depth..n) already seen, i.e.
  * the request this chain continues; KVT_NO_PARENT if none. Used where traces have no session ids.
  */
