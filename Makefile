@@ -40,6 +40,8 @@ test: build
 
 bench: build
 	@./$(BUILD)/bench/bench_size
+	@echo
+	@./$(BUILD)/bench/bench_replay
 
 install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

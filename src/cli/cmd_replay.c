@@ -19,14 +19,19 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: kvtier replay --trace FILE [--format F] --policy NAME --capacity TOKENS [options]\n"
+    "usage: kvtier replay (--trace FILE | --generate KIND) --policy NAME --capacity TOKENS\n"
+    "                     [options]\n"
     "\n"
     "Replay a trace of prompt-prefix blocks against a cache policy and report hit rates.\n"
     "\n"
     "  --trace FILE        the trace (Mooncake or Bailian JSON lines, or agent-session CSV)\n"
     "  --format F          auto (default), mooncake, bailian, agent-csv\n"
-    "  --block-tokens N    tokens per block of the trace's hash ids (default: the format's)\n"
-    "  --policy NAME       lru, lfu, arc, s3fifo, belady, belady-head, or all\n"
+    "  --block-tokens N    tokens per block of the trace's hash ids (default: the format's;\n"
+    "                      16 for generated traces)\n"
+    "  --generate KIND     a built-in synthetic workload instead: mix, chat, agent, rag\n"
+    "  --sessions N        sessions to generate (default 2000)\n"
+    "  --seed N            generator seed (default 1)\n"
+    "  --policy NAME       lru, lfu, arc, s3fifo, predictive, belady, belady-head, or all\n"
     "  --capacity TOKENS   cache size in tokens (suffixes k M G); several: 1M,3M,10M\n"
     "  --json              JSON on stdout: one object, or an array for several runs\n"
     "  -h, --help          this help\n"
@@ -36,7 +41,10 @@ static const char help[] =
     "belady is the true offline optimum (ties between blocks next used by one request evict the\n"
     "deepest first); belady-head evicts the chain head first (the published Mooncake figures).\n";
 
-enum { OPT_TRACE = 256, OPT_FORMAT, OPT_BLOCK, OPT_POLICY, OPT_CAPACITY, OPT_JSON };
+enum {
+    OPT_TRACE = 256, OPT_FORMAT, OPT_BLOCK, OPT_POLICY, OPT_CAPACITY, OPT_JSON, OPT_GENERATE,
+    OPT_SESSIONS, OPT_SEED,
+};
 
 static const struct option longopts[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -45,6 +53,9 @@ static const struct option longopts[] = {
     {"policy", required_argument, NULL, OPT_POLICY},
     {"capacity", required_argument, NULL, OPT_CAPACITY},
     {"json", no_argument, NULL, OPT_JSON},
+    {"generate", required_argument, NULL, OPT_GENERATE},
+    {"sessions", required_argument, NULL, OPT_SESSIONS},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -57,6 +68,8 @@ typedef struct replay_cli {
     kvt_trace_format_t format;
     uint32_t block_tokens;
     uint64_t caps[MAX_CAPS];
+    bool generate;
+    kvt_gen_opts_t gen;
     size_t ncaps;
     bool json;
 } replay_cli_t;
@@ -126,6 +139,7 @@ int kvt_cmd_replay(int argc, char **argv)
     replay_cli_t c = {.policy = NULL};
     int opt;
 
+    kvt_gen_opts_init(&c.gen);
     opterr = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -147,6 +161,18 @@ int kvt_cmd_replay(int argc, char **argv)
         case OPT_POLICY: c.policy = optarg; break;
         case OPT_CAPACITY: ok = parse_caps(optarg, &c); break;
         case OPT_JSON: c.json = true; break;
+        case OPT_GENERATE:
+            c.generate = true;
+            if (kvt_gen_kind_parse(optarg, &c.gen.kind) != KVT_OK) {
+                kvt_cli_error(V, "--generate: unknown workload \"%s\" (mix, chat, agent, rag)",
+                              optarg);
+                ok = false;
+            }
+            break;
+        case OPT_SESSIONS:
+            ok = kvt_arg_u64(V, "--sessions", optarg, 1, 100000000, &c.gen.sessions);
+            break;
+        case OPT_SEED: ok = kvt_arg_u64(V, "--seed", optarg, 0, UINT64_MAX, &c.gen.seed); break;
         case 'h': fputs(help, stdout); return KVT_EXIT_OK;
         default: return kvt_arg_unknown(V, opt, optopt, flag);
         }
@@ -158,8 +184,9 @@ int kvt_cmd_replay(int argc, char **argv)
         kvt_cli_error(V, "unexpected argument \"%s\"", argv[optind]);
         return KVT_EXIT_USAGE;
     }
-    if (c.trace == NULL || c.policy == NULL || c.ncaps == 0) {
-        kvt_cli_error(V, "--trace, --policy and --capacity are required (see kvtier replay --help)");
+    if ((c.trace != NULL) == c.generate || c.policy == NULL || c.ncaps == 0) {
+        kvt_cli_error(V, "give --trace FILE or --generate KIND, --policy and --capacity (see "
+                         "kvtier replay --help)");
         return KVT_EXIT_USAGE;
     }
     const char *const *all = kvt_replay_policies();
@@ -171,7 +198,7 @@ int kvt_cmd_replay(int argc, char **argv)
             known |= strcmp(all[i], c.policy) == 0;
         }
         if (!known) {
-            kvt_cli_error(V, "--policy: unknown policy \"%s\" (lru, lfu, arc, s3fifo, belady, "
+            kvt_cli_error(V, "--policy: unknown policy \"%s\" (lru, lfu, arc, s3fifo, predictive, belady, "
                              "belady-head, all)",
                           c.policy);
             return KVT_EXIT_USAGE;
@@ -180,7 +207,15 @@ int kvt_cmd_replay(int argc, char **argv)
 
     kvt_trace_t *trace;
     kvt_error_t err;
-    kvt_status_t st = kvt_trace_load(c.trace, c.format, c.block_tokens, &trace, &err);
+    kvt_status_t st;
+    if (c.generate) {
+        if (c.block_tokens != 0) {
+            c.gen.block_tokens = c.block_tokens;
+        }
+        st = kvt_trace_generate(&c.gen, &trace, &err);
+    } else {
+        st = kvt_trace_load(c.trace, c.format, c.block_tokens, &trace, &err);
+    }
     if (st != KVT_OK) {
         kvt_cli_error(V, "%s", err.message);
         return kvt_cli_exit_for(st);
