@@ -298,6 +298,9 @@ static uint32_t weakest(predictive_t *p, uint64_t now, double *value_p)
 static void pv_hit(void *ctx, const kvt_access_t *a)
 {
     predictive_t *p = ctx;
+    if (p->cursor == a->block) {
+        p->cursor = KVT_DL_NIL; /* a chain naming one block twice: do not place it after itself */
+    }
     list_remove(p, a->block);
     place(p, a->block, observe(p, a));
 }

@@ -59,11 +59,12 @@ static kvt_status_t get_time(const line_ctx_t *c, const cJSON *o, const char *ke
     if (v == NULL) {
         return bad(c, key, "missing");
     }
+    /* at most 2^63 us (292,000 years): converted exactly, never through a signed overflow */
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
-        v->valuedouble * to_us > 1.8e19) {
-        return bad(c, key, "expected a non-negative number");
+        v->valuedouble * to_us >= 0x1p63) {
+        return bad(c, key, "expected a non-negative number below 2^63 microseconds");
     }
-    *t_p = (uint64_t)llround(v->valuedouble * to_us);
+    *t_p = (uint64_t)(v->valuedouble * to_us + 0.5);
     return KVT_OK;
 }
 
@@ -221,10 +222,20 @@ kvt_status_t kvt_read_jsonl(FILE *f, const char *path, kvt_trace_format_t format
         if (i == (size_t)len) {
             continue; /* blank line */
         }
-        cJSON *o = cJSON_ParseWithLength(line, (size_t)len);
+        const char *end = NULL;
+        cJSON *o = cJSON_ParseWithLengthOpts(line, (size_t)len, &end, false);
         if (o == NULL || !cJSON_IsObject(o)) {
             cJSON_Delete(o);
             st = bad(&c, NULL, "not a JSON object");
+            break;
+        }
+        size_t rest = (size_t)(end - line);
+        while (rest < (size_t)len && strchr(" \t\r\n", line[rest]) != NULL && line[rest] != 0) {
+            rest++;
+        }
+        if (rest < (size_t)len) {
+            cJSON_Delete(o);
+            st = bad(&c, NULL, "unexpected text after the JSON object");
             break;
         }
         st = one_line(&rs, &c, o, t);

@@ -153,6 +153,10 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
             k++;
         }
         r.block_hits += k;
+        for (uint32_t p = k; p < q->nblocks; p++) {
+            r.resident_refs += resident[chain[p]]; /* resident at arrival, past the prefix */
+        }
+        r.resident_refs += k;
         r.hit_tokens += k == q->nblocks ? q->input_tokens : (uint64_t)k * in->block_tokens;
         if (cfg.capacity == 0) {
             continue;
@@ -166,7 +170,6 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
             a.partial = p + 1 == q->nblocks && q->input_tokens % in->block_tokens != 0;
             a.next_use = next ? next[q->first_ref + p] : KVT_NEVER;
             if (resident[a.block]) {
-                r.resident_refs++;
                 ops->hit(ctx, &a);
                 continue;
             }
