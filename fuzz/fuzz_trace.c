@@ -133,8 +133,8 @@ static void replay(const kvt_trace_t *t)
                 r.hit_tokens > r.input_tokens || r.block_hits > r.block_refs ||
                 r.block_hits > r.resident_refs || r.evictions > r.insertions ||
                 r.insertions - r.evictions > r.capacity_blocks ||
-                r.insertions - r.evictions > in->blocks ||
-                r.resident_refs + r.insertions < r.block_refs) {
+                r.insertions - r.evictions > in->blocks || r.resident_refs > r.block_refs ||
+                (caps[c] > 0 && r.insertions > r.block_refs)) {
                 abort();
             }
         }
