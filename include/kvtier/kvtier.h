@@ -10,6 +10,8 @@
 #include <kvtier/size.h>
 #include <kvtier/gpu.h>
 #include <kvtier/plan.h>
+#include <kvtier/node.h>
+#include <kvtier/projection.h>
 #include <kvtier/trace.h>
 #include <kvtier/replay.h>
 #include <kvtier/generator.h>

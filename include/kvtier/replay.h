@@ -11,6 +11,8 @@
 #ifndef KVTIER_REPLAY_H
 #define KVTIER_REPLAY_H
 
+#include <kvtier/node.h>
+#include <kvtier/projection.h>
 #include <kvtier/trace.h>
 
 KVT_BEGIN_DECLS
@@ -52,6 +54,53 @@ KVT_API const char *const *kvt_replay_policies(void);
  */
 KVT_API kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *opts,
                                     kvt_replay_result_t *result_p, kvt_error_t *err);
+
+/*
+ * Multi-tier replay over a node's tiers (kvtier/node.h).
+ *
+ * Each tier runs its own instance of the policy over blocks of block_tokens tokens; its capacity
+ * in blocks is capacity_bytes / (kv_bytes_per_token x block_tokens). New blocks are admitted to
+ * T0. A block evicted from tier k is demoted to tier k+1 (demote, not drop) unless it is already
+ * there; a block evicted from the last tier is dropped. A hit in a lower tier promotes the block
+ * to T0 (a copy: the lower tier keeps it and counts the hit). The prefix match at arrival counts
+ * a block as cached if any tier holds it and attributes its tokens to the fastest tier holding
+ * it. Belady in this mode is per tier: each tier evicts the block it holds whose next use is
+ * farthest -- greedy per tier, not the joint optimum of the hierarchy.
+ */
+typedef struct kvt_node_replay_opts {
+    size_t opts_size;            /* set by kvt_node_replay_opts_init() */
+    const char *policy;
+    const kvt_node_desc_t *node; /* required */
+    uint64_t kv_bytes_per_token; /* required: the node model's KV bytes per token */
+    uint32_t tiers;              /* use only the first N tiers (0 = all): N = 1 is HBM only */
+    bool record;                 /* keep per-request hits per tier, for kvt_project() */
+    kvt_progress_cb_t progress;
+    void *progress_arg;
+} kvt_node_replay_opts_t;
+
+KVT_API void kvt_node_replay_opts_init(kvt_node_replay_opts_t *opts);
+
+typedef struct kvt_tier_stats {
+    uint64_t capacity_blocks;
+    uint64_t hit_tokens;   /* prefix tokens served from this tier (it was the fastest holding them) */
+    uint64_t hit_blocks;
+    uint64_t insertions;   /* admissions (T0) and demotions into the tier */
+    uint64_t evictions;
+} kvt_tier_stats_t;
+
+typedef struct kvt_node_replay_result {
+    kvt_replay_result_t total;       /* capacity fields: T0's */
+    uint32_t ntiers;
+    kvt_tier_stats_t tiers[KVT_MAX_TIERS];
+    kvt_proj_request_t *requests;    /* with opts.record: one per request, in arrival order */
+} kvt_node_replay_result_t;
+
+KVT_API kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace,
+                                         const kvt_node_replay_opts_t *opts,
+                                         kvt_node_replay_result_t *result_p, kvt_error_t *err);
+
+/* Free what a result owns (the request records). */
+KVT_API void kvt_node_replay_result_release(kvt_node_replay_result_t *result);
 
 KVT_END_DECLS
 

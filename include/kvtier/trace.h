@@ -25,6 +25,10 @@ typedef enum kvt_trace_format {
     KVT_TRACE_MOONCAKE, /* JSONL: timestamp (ms), input_length, output_length, hash_ids */
     KVT_TRACE_BAILIAN,  /* JSONL: chat_id, parent_chat_id, timestamp (s), ..., hash_ids */
     KVT_TRACE_AGENT_CSV, /* CSV: one row per LLM call of agent sessions, token counts only */
+    KVT_TRACE_SWE_TRAJ,  /* SWE-agent .traj JSON (or a directory of them): chat history text */
+    KVT_TRACE_SHAREGPT,  /* LMBenchmark JSON array: cumulative conversation text, output_length */
+    KVT_TRACE_TOKENS,    /* JSONL: arrival_time_ns, input_toks, output_toks, input_tok_ids */
+    KVT_TRACE_AZURE,     /* CSV: TIMESTAMP, ContextTokens, GeneratedTokens (+ a prefix model) */
 } kvt_trace_format_t;
 
 /* What a block holds (the predictor's first class dimension). */
@@ -74,10 +78,12 @@ KVT_API const char *kvt_block_type_name(kvt_block_type_t t);
 KVT_API const char *kvt_transition_name(kvt_transition_t t);
 
 /*
- * Load a trace file. block_tokens: tokens per block of the file's hash ids, 0 for the format's
- * own (Mooncake 512, Bailian 16, agent-csv 16); a chain whose length disagrees with
- * ceil(input_length / block_tokens) is a malformed line. Readers stream the file line by line (memory is bounded by the compact
- * trace, 4 bytes per block reference); a malformed line fails the load with
+ * Load a trace file (for swe-traj also a directory: every *.traj under it, one session each).
+ * block_tokens: tokens per block of the file's hash ids, 0 for the format's own (Mooncake 512,
+ * the others 16); the text and token-id formats hash blocks of that size (docs/traces.md). A
+ * chain whose length disagrees with ceil(input_length / block_tokens) is a malformed line.
+ * Readers stream the file (memory is bounded by the compact trace, 4 bytes per block reference,
+ * and one request's input); a malformed line fails the load with
  * "<path>:<line>: <field>: <problem>" in err and KVT_ERR_PARSE. *trace_p is written only on
  * success; free it with kvt_trace_destroy().
  */

@@ -24,15 +24,21 @@ static const char help[] =
     "\n"
     "Replay a trace of prompt-prefix blocks against a cache policy and report hit rates.\n"
     "\n"
-    "  --trace FILE        the trace (Mooncake or Bailian JSON lines, or agent-session CSV)\n"
-    "  --format F          auto (default), mooncake, bailian, agent-csv\n"
+    "  --trace FILE        the trace (Mooncake or Bailian JSON lines, agent-session CSV, SWE-agent\n"
+    "                      .traj file or directory, LMBenchmark ShareGPT JSON, token-id JSON\n"
+    "                      lines, Azure LLM CSV; docs/traces.md)\n"
+    "  --format F          auto (default), mooncake, bailian, agent-csv, swe-traj, sharegpt,\n"
+    "                      tokens, azure\n"
     "  --block-tokens N    tokens per block of the trace's hash ids (default: the format's;\n"
     "                      16 for generated traces)\n"
     "  --generate KIND     a built-in synthetic workload instead: mix, chat, agent, rag\n"
     "  --sessions N        sessions to generate (default 2000)\n"
     "  --seed N            generator seed (default 1)\n"
     "  --policy NAME       lru, lfu, arc, s3fifo, predictive, belady, belady-head, or all\n"
-    "  --capacity TOKENS   cache size in tokens (suffixes k M G); several: 1M,3M,10M\n"
+    "  --capacity TOKENS   one-tier cache size in tokens (suffixes k M G); several: 1M,3M,10M\n"
+    "  --node NAME|FILE    replay on a node's tiers instead (built-in: h100-node; a JSON file as\n"
+    "                      in docs/node.md) with the TTFT projection, beside HBM only\n"
+    "  --tiers N           use only the node's first N tiers\n"
     "  --json              JSON on stdout: one object, or an array for several runs\n"
     "  -h, --help          this help\n"
     "\n"
@@ -43,7 +49,7 @@ static const char help[] =
 
 enum {
     OPT_TRACE = 256, OPT_FORMAT, OPT_BLOCK, OPT_POLICY, OPT_CAPACITY, OPT_JSON, OPT_GENERATE,
-    OPT_SESSIONS, OPT_SEED,
+    OPT_SESSIONS, OPT_SEED, OPT_NODE, OPT_TIERS,
 };
 
 static const struct option longopts[] = {
@@ -56,6 +62,8 @@ static const struct option longopts[] = {
     {"generate", required_argument, NULL, OPT_GENERATE},
     {"sessions", required_argument, NULL, OPT_SESSIONS},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"node", required_argument, NULL, OPT_NODE},
+    {"tiers", required_argument, NULL, OPT_TIERS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -70,6 +78,8 @@ typedef struct replay_cli {
     uint64_t caps[MAX_CAPS];
     bool generate;
     kvt_gen_opts_t gen;
+    const char *node;
+    uint32_t tiers;
     size_t ncaps;
     bool json;
 } replay_cli_t;
@@ -134,6 +144,185 @@ static void json_result(kvt_json_t *w, const kvt_trace_t *t, const kvt_replay_re
     kvt_json_end_object(w);
 }
 
+/* One policy on the node (or its first `tiers` tiers), with the projection. */
+static kvt_status_t node_run(const replay_cli_t *c, const kvt_trace_t *trace,
+                             const kvt_node_desc_t *node, const kvt_model_t *model,
+                             uint64_t bpt, const char *policy, uint32_t tiers, bool tty,
+                             kvt_node_replay_result_t *r, kvt_proj_result_t *pr, kvt_error_t *err)
+{
+    kvt_node_replay_opts_t o;
+    kvt_proj_opts_t po;
+    kvt_status_t st;
+    (void)c;
+    kvt_node_replay_opts_init(&o);
+    o.policy = policy;
+    o.node = node;
+    o.kv_bytes_per_token = bpt;
+    o.tiers = tiers;
+    o.record = true;
+    if (tty) {
+        o.progress = progress;
+        o.progress_arg = (void *)policy;
+    }
+    if ((st = kvt_node_replay_run(trace, &o, r, err)) != KVT_OK) {
+        return st;
+    }
+    kvt_proj_opts_init(&po);
+    po.model = model;
+    po.node = node;
+    po.kv_bytes_per_token = bpt;
+    st = kvt_project(r->requests, r->total.requests, &po, pr, err);
+    kvt_node_replay_result_release(r);
+    return st;
+}
+
+static void json_node_run(kvt_json_t *w, const char *label, const kvt_node_desc_t *node,
+                          const kvt_node_replay_result_t *r, const kvt_proj_result_t *pr)
+{
+    kvt_json_begin_object(w, NULL);
+    kvt_json_str(w, "policy", label);
+    kvt_json_u64(w, "requests", r->total.requests);
+    kvt_json_u64(w, "input_tokens", r->total.input_tokens);
+    kvt_json_u64(w, "hit_tokens", r->total.hit_tokens);
+    kvt_json_double(w, "token_hit_rate", r->total.token_hit_rate);
+    kvt_json_double(w, "block_hit_rate", r->total.block_hit_rate);
+    kvt_json_begin_array(w, "tiers");
+    for (uint32_t k = 0; k < r->ntiers; k++) {
+        kvt_json_begin_object(w, NULL);
+        kvt_json_str(w, "tier", node->tiers[k].name);
+        kvt_json_u64(w, "capacity_blocks", r->tiers[k].capacity_blocks);
+        kvt_json_u64(w, "hit_tokens", r->tiers[k].hit_tokens);
+        kvt_json_u64(w, "hit_blocks", r->tiers[k].hit_blocks);
+        kvt_json_u64(w, "insertions", r->tiers[k].insertions);
+        kvt_json_u64(w, "evictions", r->tiers[k].evictions);
+        kvt_json_end_object(w);
+    }
+    kvt_json_end_array(w);
+    kvt_json_begin_object(w, "projection");
+    kvt_json_double(w, "ttft_mean_s", pr->ttft_mean_s);
+    kvt_json_double(w, "ttft_p50_s", pr->ttft_p50_s);
+    kvt_json_double(w, "ttft_p90_s", pr->ttft_p90_s);
+    kvt_json_double(w, "ttft_p99_s", pr->ttft_p99_s);
+    kvt_json_double(w, "queue_mean_s", pr->queue_mean_s);
+    kvt_json_double(w, "prefill_gpu_s", pr->prefill_gpu_s);
+    kvt_json_double(w, "prefill_gpu_s_no_cache", pr->prefill_gpu_s_no_cache);
+    kvt_json_double(w, "tokens_per_s", pr->tokens_per_s);
+    kvt_json_double(w, "utilization", pr->utilization);
+    kvt_json_end_object(w);
+    kvt_json_end_object(w);
+}
+
+static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
+                          const char *const *policies, size_t np, bool tty)
+{
+    kvt_node_desc_t node;
+    kvt_model_t *model = NULL;
+    kvt_sizing_t *sizing = NULL;
+    kvt_error_t err;
+    kvt_status_t st;
+
+    st = access(c->node, R_OK) == 0 ? kvt_node_load(c->node, &node, &err)
+                                    : kvt_node_builtin(c->node, &node, &err);
+    if (st == KVT_OK) {
+        st = kvt_model_load_catalog(node.model, &model, &err);
+    }
+    if (st == KVT_OK) {
+        st = kvt_size_compute(model, NULL, &sizing, &err);
+    }
+    if (st != KVT_OK) {
+        kvt_cli_error(V, "%s", err.message);
+        kvt_model_destroy(model);
+        return kvt_cli_exit_for(st);
+    }
+    uint64_t bpt = sizing->kv_bytes_per_token;
+    uint32_t ntiers = c->tiers && c->tiers < node.ntiers ? c->tiers : node.ntiers;
+    const kvt_trace_info_t *in = kvt_trace_info(trace);
+
+    kvt_json_t w;
+    kvt_json_init(&w, true);
+    kvt_json_begin_object(&w, NULL);
+    kvt_json_str(&w, "trace", in->origin);
+    kvt_json_str(&w, "node", node.name);
+    kvt_json_str(&w, "model", node.model);
+    kvt_json_u64(&w, "kv_bytes_per_token", bpt);
+    kvt_json_u64(&w, "block_tokens", in->block_tokens);
+    kvt_json_begin_array(&w, "runs");
+
+    kvt_table_t t;
+    kvt_table_init(&t, 6 + ntiers);
+    for (size_t k = 1; k < t.ncols; k++) {
+        t.right[k] = true;
+    }
+    kvt_table_cell(&t, "policy");
+    kvt_table_cell(&t, "hit rate");
+    for (uint32_t k = 0; k < ntiers; k++) {
+        kvt_table_cell(&t, "%s", node.tiers[k].name);
+    }
+    kvt_table_cell(&t, "TTFT p50");
+    kvt_table_cell(&t, "p90");
+    kvt_table_cell(&t, "p99");
+    kvt_table_cell(&t, "prefill GPU-h saved");
+
+    int rc = KVT_EXIT_OK;
+    /* the baseline first: what an engine's own prefix cache gives (HBM only, LRU) */
+    for (size_t p = 0; p <= np && rc == KVT_EXIT_OK; p++) {
+        const char *pol = p == 0 ? "lru" : policies[p - 1];
+        uint32_t tiers = p == 0 ? 1 : ntiers;
+        char label[48];
+        snprintf(label, sizeof(label), p == 0 ? "%s, HBM only" : "%s", pol);
+        kvt_node_replay_result_t r;
+        kvt_proj_result_t pr;
+        st = node_run(c, trace, &node, model, bpt, pol, tiers, tty, &r, &pr, &err);
+        if (st != KVT_OK) {
+            kvt_cli_error(V, "%s", err.message);
+            rc = kvt_cli_exit_for(st);
+            break;
+        }
+        json_node_run(&w, label, &node, &r, &pr);
+        kvt_table_cell(&t, "%s", label);
+        kvt_table_cell(&t, "%.2f%%", 100 * r.total.token_hit_rate);
+        for (uint32_t k = 0; k < ntiers; k++) {
+            if (k < r.ntiers) {
+                kvt_table_cell(&t, "%.2f%%", 100.0 * (double)r.tiers[k].hit_tokens /
+                                                 (double)(r.total.input_tokens ? r.total.input_tokens : 1));
+            } else {
+                kvt_table_cell(&t, "-");
+            }
+        }
+        kvt_table_cell(&t, "%.3f s", pr.ttft_p50_s);
+        kvt_table_cell(&t, "%.3f s", pr.ttft_p90_s);
+        kvt_table_cell(&t, "%.3f s", pr.ttft_p99_s);
+        kvt_table_cell(&t, "%.2f", (pr.prefill_gpu_s_no_cache - pr.prefill_gpu_s) / 3600);
+    }
+    kvt_json_end_array(&w);
+    kvt_json_end_object(&w);
+    if (rc == KVT_EXIT_OK && c->json) {
+        char *text;
+        if (kvt_json_finish(&w, &text, NULL) == KVT_OK) {
+            puts(text);
+            free(text);
+        } else {
+            rc = KVT_EXIT_FAIL;
+        }
+    } else {
+        kvt_json_discard(&w);
+        if (rc == KVT_EXIT_OK) {
+            char b[3][40];
+            printf("%s: %s requests, %s input tokens, %u tokens per block\n"
+                   "node %s: %u x %s serving %s (%s B of KV per token)\n\n"
+                   "token hit rate, and the share of input tokens served by each tier:\n",
+                   in->origin, kvt_fmt_count(b[0], 40, in->requests),
+                   kvt_fmt_count(b[1], 40, in->input_tokens), in->block_tokens, node.name,
+                   node.instances, node.gpu->name, node.model, kvt_fmt_count(b[2], 40, bpt));
+            kvt_table_print(&t, stdout, "  ");
+        }
+    }
+    kvt_table_free(&t);
+    kvt_sizing_destroy(sizing);
+    kvt_model_destroy(model);
+    return rc;
+}
+
 int kvt_cmd_replay(int argc, char **argv)
 {
     replay_cli_t c = {.policy = NULL};
@@ -150,7 +339,7 @@ int kvt_cmd_replay(int argc, char **argv)
         case OPT_FORMAT:
             if (kvt_trace_format_parse(optarg, &c.format) != KVT_OK) {
                 kvt_cli_error(V, "--format: unknown format \"%s\" (auto, mooncake, bailian, "
-                                 "agent-csv)",
+                                 "agent-csv, swe-traj, sharegpt, tokens, azure)",
                               optarg);
                 ok = false;
             }
@@ -173,6 +362,8 @@ int kvt_cmd_replay(int argc, char **argv)
             ok = kvt_arg_u64(V, "--sessions", optarg, 1, 100000000, &c.gen.sessions);
             break;
         case OPT_SEED: ok = kvt_arg_u64(V, "--seed", optarg, 0, UINT64_MAX, &c.gen.seed); break;
+        case OPT_NODE: c.node = optarg; break;
+        case OPT_TIERS: ok = kvt_arg_u32(V, "--tiers", optarg, 1, KVT_MAX_TIERS, &c.tiers); break;
         case 'h': fputs(help, stdout); return KVT_EXIT_OK;
         default: return kvt_arg_unknown(V, opt, optopt, flag);
         }
@@ -184,9 +375,9 @@ int kvt_cmd_replay(int argc, char **argv)
         kvt_cli_error(V, "unexpected argument \"%s\"", argv[optind]);
         return KVT_EXIT_USAGE;
     }
-    if ((c.trace != NULL) == c.generate || c.policy == NULL || c.ncaps == 0) {
-        kvt_cli_error(V, "give --trace FILE or --generate KIND, --policy and --capacity (see "
-                         "kvtier replay --help)");
+    if ((c.trace != NULL) == c.generate || c.policy == NULL || (c.ncaps == 0) == !c.node) {
+        kvt_cli_error(V, "give --trace FILE or --generate KIND, --policy, and --capacity or --node "
+                         "(see kvtier replay --help)");
         return KVT_EXIT_USAGE;
     }
     const char *const *all = kvt_replay_policies();
@@ -225,6 +416,11 @@ int kvt_cmd_replay(int argc, char **argv)
     size_t np = 0;
     while (policies[np] != NULL) {
         np++;
+    }
+    if (c.node != NULL) {
+        int nrc = replay_on_node(&c, trace, policies, np, tty);
+        kvt_trace_destroy(trace);
+        return nrc;
     }
     kvt_json_t w;
     kvt_json_init(&w, true);

@@ -25,6 +25,10 @@ typedef struct kvt_access {
     uint8_t block_type;  /* kvt_block_type_t */
     uint8_t transition;  /* kvt_transition_t of the request */
     bool partial;        /* the chain's last block, not full of tokens */
+    bool demoted;        /* not an access: the block moves down from the tier above (multi-tier
+                          * replay); only block, block_type, t_us (now), last_us and next_use
+                          * are meaningful */
+    uint64_t last_us;    /* demoted: the block's last access */
     uint32_t session;
     uint64_t req;        /* request index in arrival order */
     uint64_t t_us;       /* arrival time of the request */

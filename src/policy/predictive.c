@@ -32,6 +32,8 @@
 #include "policy/policy.h"
 #include "policy/predictor.h"
 
+#include <kvtier/trace.h>
+
 #include <string.h>
 
 #define HORIZON_US   (600ull * 1000000)
@@ -308,22 +310,44 @@ static void pv_hit(void *ctx, const kvt_access_t *a)
 static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
 {
     predictive_t *p = ctx;
-    uint16_t c = observe(p, a);
-    if (!full) {
-        place(p, a->block, c);
-        return KVT_NO_BLOCK;
+    uint16_t c;
+    uint32_t cursor = p->cursor;
+    if (!a->demoted) {
+        c = observe(p, a);
+    } else {
+        /* a demoted block is not an access: nothing to learn; it keeps the class of its last
+         * access seen here, or its base class with the engine's last access time */
+        if (p->cls[a->block] == NO_CLASS) {
+            p->last_us[a->block] = a->last_us;
+        }
+        c = p->cls[a->block] != NO_CLASS
+                ? p->cls[a->block]
+                : kvt_pred_class(a->block_type, KVT_TRANS_NEXT_TURN, false, 0, 1, 0);
+        p->cursor = KVT_DL_NIL; /* not part of the current request's chain order */
     }
-    double weakest_v;
-    uint32_t victim = weakest(p, a->t_us, &weakest_v);
-    if (victim == KVT_NO_BLOCK || value(p, c, 0) < weakest_v) {
-        return a->block; /* the newcomer is worth less than anything cached: bypass */
-    }
-    list_remove(p, victim);
-    p->t_char = (1 - T_WEIGHT) * p->t_char + T_WEIGHT * (double)(a->t_us - p->last_us[victim]);
-    if (victim == p->cursor) {
-        p->cursor = KVT_DL_NIL;
+    uint32_t victim = KVT_NO_BLOCK;
+    if (full) {
+        double weakest_v;
+        victim = weakest(p, a->t_us, &weakest_v);
+        double idle = (double)(a->t_us - p->last_us[a->block]);
+        if (victim == KVT_NO_BLOCK || value(p, c, a->demoted ? idle : 0) < weakest_v) {
+            p->cursor = a->demoted ? cursor : p->cursor;
+            return a->block; /* the newcomer is worth less than anything cached: bypass */
+        }
+        list_remove(p, victim);
+        p->t_char =
+            (1 - T_WEIGHT) * p->t_char + T_WEIGHT * (double)(a->t_us - p->last_us[victim]);
+        if (victim == cursor) {
+            cursor = KVT_DL_NIL;
+        }
+        if (victim == p->cursor) {
+            p->cursor = KVT_DL_NIL;
+        }
     }
     place(p, a->block, c);
+    if (a->demoted) {
+        p->cursor = cursor;
+    }
     return victim;
 }
 

@@ -91,12 +91,24 @@ kvt_status_t kvt_jp_peek(kvt_jp_t *p, kvt_jp_kind_t *kind_p)
     int c = skip_ws(p);
     p->value_line = p->line;
     switch (c) {
-    case '{': *kind_p = KVT_JP_OBJECT; return KVT_OK;
-    case '[': *kind_p = KVT_JP_ARRAY; return KVT_OK;
-    case '"': *kind_p = KVT_JP_STRING; return KVT_OK;
-    case 't': *kind_p = KVT_JP_TRUE; return KVT_OK;
-    case 'f': *kind_p = KVT_JP_FALSE; return KVT_OK;
-    case 'n': *kind_p = KVT_JP_NULL; return KVT_OK;
+    case '{':
+        *kind_p = KVT_JP_OBJECT;
+        return KVT_OK;
+    case '[':
+        *kind_p = KVT_JP_ARRAY;
+        return KVT_OK;
+    case '"':
+        *kind_p = KVT_JP_STRING;
+        return KVT_OK;
+    case 't':
+        *kind_p = KVT_JP_TRUE;
+        return KVT_OK;
+    case 'f':
+        *kind_p = KVT_JP_FALSE;
+        return KVT_OK;
+    case 'n':
+        *kind_p = KVT_JP_NULL;
+        return KVT_OK;
     default:
         if (c == '-' || (c >= '0' && c <= '9')) {
             *kind_p = KVT_JP_NUMBER;
@@ -116,22 +128,113 @@ kvt_status_t kvt_jp_open(kvt_jp_t *p)
     return KVT_OK;
 }
 
+/* Where decoded string bytes go: a member name into p->key, else the caller's sink. */
+typedef struct sbuf {
+    kvt_jp_sink_t sink;
+    void *ctx;
+    bool key;
+    size_t n; /* bytes in out, or in p->key */
+    char out[4096];
+} sbuf_t;
+
+static kvt_status_t put(kvt_jp_t *p, sbuf_t *b, const unsigned char *s, size_t m)
+{
+    kvt_status_t st;
+    if (b->key) {
+        for (size_t i = 0; i < m; i++) {
+            if (b->n + 1 < sizeof(p->key) && s[i] != '\0') {
+                p->key[b->n++] = (char)s[i];
+            } else {
+                p->key_long = true; /* too long, or a NUL: matches no name a reader looks for */
+            }
+        }
+        return KVT_OK;
+    }
+    if (b->sink == NULL) {
+        return KVT_OK;
+    }
+    if (b->n + m > sizeof(b->out)) {
+        if ((st = b->sink(b->ctx, b->out, b->n)) != KVT_OK) {
+            return st;
+        }
+        b->n = 0;
+    }
+    memcpy(b->out + b->n, s, m);
+    b->n += m;
+    return KVT_OK;
+}
+
+/* A code point as UTF-8 (surrogates never reach here). */
+static kvt_status_t put_utf8(kvt_jp_t *p, sbuf_t *b, unsigned long u)
+{
+    unsigned char e[4];
+    size_t m;
+    if (u < 0x80) {
+        e[0] = (unsigned char)u;
+        m = 1;
+    } else if (u < 0x800) {
+        e[0] = (unsigned char)(0xC0 | u >> 6);
+        e[1] = (unsigned char)(0x80 | (u & 0x3F));
+        m = 2;
+    } else if (u < 0x10000) {
+        e[0] = (unsigned char)(0xE0 | u >> 12);
+        e[1] = (unsigned char)(0x80 | (u >> 6 & 0x3F));
+        e[2] = (unsigned char)(0x80 | (u & 0x3F));
+        m = 3;
+    } else {
+        e[0] = (unsigned char)(0xF0 | u >> 18);
+        e[1] = (unsigned char)(0x80 | (u >> 12 & 0x3F));
+        e[2] = (unsigned char)(0x80 | (u >> 6 & 0x3F));
+        e[3] = (unsigned char)(0x80 | (u & 0x3F));
+        m = 4;
+    }
+    return put(p, b, e, m);
+}
+
+/* The four hex digits of a \u escape. */
+static kvt_status_t hex4(kvt_jp_t *p, unsigned long *u_p)
+{
+    unsigned long u = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = getc_(p);
+        unsigned d;
+        if (h >= '0' && h <= '9') {
+            d = (unsigned)(h - '0');
+        } else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f') {
+            d = (unsigned)((h | 0x20) - 'a' + 10);
+        } else {
+            return syntax(p, "four hex digits after \\u", h);
+        }
+        u = u << 4 | d;
+    }
+    *u_p = u;
+    return KVT_OK;
+}
+
+#define IS_HIGH(u) ((u) >= 0xD800 && (u) <= 0xDBFF)
+#define IS_LOW(u)  ((u) >= 0xDC00 && (u) <= 0xDFFF)
+
 /* Decode a string; with key, into p->key instead of a sink. */
 static kvt_status_t string(kvt_jp_t *p, kvt_jp_sink_t sink, void *ctx, bool key)
 {
-    char out[4096];
-    size_t n = 0, klen = 0;
+    sbuf_t b;
     kvt_status_t st;
+    unsigned long u, lo;
     int c = skip_ws(p);
 
     if (c != '"') {
         return syntax(p, "a string", c);
     }
     getc_(p);
-    p->key_long = false;
+    b.sink = sink;
+    b.ctx = ctx;
+    b.key = key;
+    b.n = 0;
+    if (key) {
+        p->key_long = false;
+    }
     for (;;) {
-        unsigned char enc[4];
-        size_t m = 1;
+        unsigned char byte;
         c = getc_(p);
         if (c < 0) {
             return syntax(p, "the end of a string ('\"')", c);
@@ -144,125 +247,80 @@ static kvt_status_t string(kvt_jp_t *p, kvt_jp_sink_t sink, void *ctx, bool key)
                               c == '\n' ? "invalid JSON: line break inside a string"
                                         : "invalid JSON: control character inside a string");
         }
-        enc[0] = (unsigned char)c;
-        if (c == '\\') {
-            c = getc_(p);
-            switch (c) {
-            case '"': case '\\': case '/': enc[0] = (unsigned char)c; break;
-            case 'b': enc[0] = '\b'; break;
-            case 'f': enc[0] = '\f'; break;
-            case 'n': enc[0] = '\n'; break;
-            case 'r': enc[0] = '\r'; break;
-            case 't': enc[0] = '\t'; break;
-            case 'u': {
-                unsigned long u = 0;
-                for (int i = 0; i < 4; i++) {
-                    int h = getc_(p);
-                    unsigned d;
-                    if (h >= '0' && h <= '9') {
-                        d = (unsigned)(h - '0');
-                    } else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f') {
-                        d = (unsigned)((h | 0x20) - 'a' + 10);
-                    } else {
-                        return syntax(p, "four hex digits after \\u", h);
-                    }
-                    u = u << 4 | d;
-                }
-                if (u >= 0xD800 && u <= 0xDBFF && peekc(p) == '\\') {
-                    /* a high surrogate: combine with a following low one */
-                    getc_(p);
-                    if (getc_(p) != 'u') {
-                        return syntax(p, "\\u after a high surrogate", c);
-                    }
-                    unsigned long lo = 0;
-                    for (int i = 0; i < 4; i++) {
-                        int h = getc_(p);
-                        unsigned d;
-                        if (h >= '0' && h <= '9') {
-                            d = (unsigned)(h - '0');
-                        } else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f') {
-                            d = (unsigned)((h | 0x20) - 'a' + 10);
-                        } else {
-                            return syntax(p, "four hex digits after \\u", h);
-                        }
-                        lo = lo << 4 | d;
-                    }
-                    if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-                    } else {
-                        /* the high one alone becomes U+FFFD; the second escape stands as is */
-                        memcpy(enc, "\xEF\xBF\xBD", 3);
-                        m = 3;
-                        if (sink != NULL && !key && n + m > sizeof(out)) {
-                            if ((st = sink(ctx, out, n)) != KVT_OK) {
-                                return st;
-                            }
-                            n = 0;
-                        }
-                        if (key) {
-                            p->key_long = true; /* no key we look for holds a surrogate */
-                        } else if (sink != NULL) {
-                            memcpy(out + n, enc, m);
-                            n += m;
-                        }
-                        u = lo;
-                        if (u >= 0xD800 && u <= 0xDFFF) {
-                            u = 0xFFFD;
-                        }
-                    }
-                } else if (u >= 0xD800 && u <= 0xDFFF) {
-                    u = 0xFFFD; /* a lone surrogate */
-                }
-                if (u < 0x80) {
-                    enc[0] = (unsigned char)u;
-                    m = 1;
-                } else if (u < 0x800) {
-                    enc[0] = (unsigned char)(0xC0 | u >> 6);
-                    enc[1] = (unsigned char)(0x80 | (u & 0x3F));
-                    m = 2;
-                } else if (u < 0x10000) {
-                    enc[0] = (unsigned char)(0xE0 | u >> 12);
-                    enc[1] = (unsigned char)(0x80 | (u >> 6 & 0x3F));
-                    enc[2] = (unsigned char)(0x80 | (u & 0x3F));
-                    m = 3;
-                } else {
-                    enc[0] = (unsigned char)(0xF0 | u >> 18);
-                    enc[1] = (unsigned char)(0x80 | (u >> 12 & 0x3F));
-                    enc[2] = (unsigned char)(0x80 | (u >> 6 & 0x3F));
-                    enc[3] = (unsigned char)(0x80 | (u & 0x3F));
-                    m = 4;
-                }
-                break;
+        if (c != '\\') {
+            byte = (unsigned char)c;
+            if ((st = put(p, &b, &byte, 1)) != KVT_OK) {
+                return st;
             }
-            default: return syntax(p, "an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)", c);
-            }
+            continue;
         }
-        if (key) {
-            for (size_t i = 0; i < m; i++) {
-                if (klen + 1 < sizeof(p->key)) {
-                    p->key[klen++] = (char)enc[i];
-                } else {
-                    p->key_long = true;
-                }
+    escape:
+        c = getc_(p);
+        switch (c) {
+        case '"':
+        case '\\':
+        case '/':
+            byte = (unsigned char)c;
+            break;
+        case 'b':
+            byte = '\b';
+            break;
+        case 'f':
+            byte = '\f';
+            break;
+        case 'n':
+            byte = '\n';
+            break;
+        case 'r':
+            byte = '\r';
+            break;
+        case 't':
+            byte = '\t';
+            break;
+        case 'u':
+            if ((st = hex4(p, &u)) != KVT_OK) {
+                return st;
             }
-        } else if (sink != NULL) {
-            if (n + m > sizeof(out)) {
-                if ((st = sink(ctx, out, n)) != KVT_OK) {
+            if (IS_HIGH(u) && peekc(p) == '\\') {
+                getc_(p);
+                if (peekc(p) != 'u') {
+                    /* a lone high surrogate, then another escape */
+                    if ((st = put_utf8(p, &b, 0xFFFD)) != KVT_OK) {
+                        return st;
+                    }
+                    goto escape;
+                }
+                getc_(p);
+                if ((st = hex4(p, &lo)) != KVT_OK) {
                     return st;
                 }
-                n = 0;
+                if (IS_LOW(lo)) {
+                    u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                } else {
+                    if ((st = put_utf8(p, &b, 0xFFFD)) != KVT_OK) {
+                        return st;
+                    }
+                    u = lo;
+                }
             }
-            memcpy(out + n, enc, m);
-            n += m;
+            if (IS_HIGH(u) || IS_LOW(u)) {
+                u = 0xFFFD; /* a lone surrogate */
+            }
+            if ((st = put_utf8(p, &b, u)) != KVT_OK) {
+                return st;
+            }
+            continue;
+        default:
+            return syntax(p, "an escape (\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u)", c);
+        }
+        if ((st = put(p, &b, &byte, 1)) != KVT_OK) {
+            return st;
         }
     }
     if (key) {
-        p->key[klen] = '\0';
-        if (memchr(p->key, '\0', klen) != NULL) {
-            p->key_long = true; /* a NUL escaped into the name: matches no key we look for */
-        }
-    } else if (sink != NULL && n > 0) {
-        return sink(ctx, out, n);
+        p->key[b.n] = '\0';
+    } else if (sink != NULL && b.n > 0) {
+        return sink(ctx, b.out, b.n);
     }
     return KVT_OK;
 }
@@ -279,9 +337,6 @@ kvt_status_t kvt_jp_member(kvt_jp_t *p, bool *first_p, bool *more_p)
 
     if (c == '}') {
         getc_(p);
-        if (!*first_p && p->key_long && false) {
-            return KVT_OK;
-        }
         *more_p = false;
         return KVT_OK;
     }
@@ -434,11 +489,21 @@ kvt_status_t kvt_jp_skip(kvt_jp_t *p)
             is_obj[depth] = kind == KVT_JP_OBJECT;
             first[depth++] = true;
             break;
-        case KVT_JP_STRING: st = string(p, NULL, NULL, false); break;
-        case KVT_JP_NUMBER: st = kvt_jp_number(p, &v); break;
-        case KVT_JP_TRUE: st = literal(p, "true"); break;
-        case KVT_JP_FALSE: st = literal(p, "false"); break;
-        case KVT_JP_NULL: st = literal(p, "null"); break;
+        case KVT_JP_STRING:
+            st = string(p, NULL, NULL, false);
+            break;
+        case KVT_JP_NUMBER:
+            st = kvt_jp_number(p, &v);
+            break;
+        case KVT_JP_TRUE:
+            st = literal(p, "true");
+            break;
+        case KVT_JP_FALSE:
+            st = literal(p, "false");
+            break;
+        case KVT_JP_NULL:
+            st = literal(p, "null");
+            break;
         }
         if (st != KVT_OK) {
             return st;

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const format_names[] = {"auto", "mooncake", "bailian", "agent-csv"};
+static const char *const format_names[] = {"auto",     "mooncake", "bailian", "agent-csv",
+                                            "swe-traj", "sharegpt", "tokens",  "azure"};
 static const char *const type_names[] = {"system", "tool", "user", "output"};
 static const char *const trans_names[] = {"next_turn", "tool_result", "handoff", "new_session"};
 
