@@ -1,7 +1,7 @@
 # kvtier: thin wrapper over CMake. `make run` and `make test` do all set-up on a fresh Debian 12
 # machine (as root: missing packages are installed by scripts/install-deps.sh).
 #
-#   make run        build, then the main job (sizing table on the built-in default)
+#   make run        build, then the main job: a sizing report, and `kvtier demo` (replay lab)
 #   make test       build, then every test under CTest
 #   make bench      build, then the benchmarks (figures beside their peers)
 #   make install    install library, headers, CLI, pkg-config and CMake files (PREFIX=...)
@@ -33,7 +33,7 @@ build: configure
 run: build
 	@./$(BUILD)/kvtier size --model deepseek-v3 --gpu h200 --tp 8
 	@echo
-	@./$(BUILD)/kvtier size --all --gpu h100-sxm --tp auto
+	@./$(BUILD)/kvtier demo --out $(BUILD)/demo
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)

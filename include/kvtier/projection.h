@@ -29,6 +29,7 @@ typedef struct kvt_proj_opts {
     uint64_t kv_bytes_per_token;   /* required: bytes one token's KV moves from a tier */
     double efficiency;             /* fraction of dense bf16 peak achieved, default 0.613 */
     double overhead_s;             /* fixed cost per prefill, default 0.020 s */
+    double *ttft_sorted_out;       /* optional, n doubles: every request's TTFT, ascending */
 } kvt_proj_opts_t;
 
 KVT_API void kvt_proj_opts_init(kvt_proj_opts_t *opts);

@@ -15,6 +15,7 @@ typedef int (*kvt_cmd_fn_t)(int argc, char **argv);
 int kvt_cmd_size(int argc, char **argv);
 int kvt_cmd_models(int argc, char **argv);
 int kvt_cmd_replay(int argc, char **argv);
+int kvt_cmd_demo(int argc, char **argv);
 int kvt_cmd_gpus(int argc, char **argv);
 
 /* Print "kvtier <verb>: <message>" on stderr. */

@@ -8,6 +8,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/replay_common.h"
 #include "cli/table.h"
 #include "common/json_writer.h"
 #include "common/parse_num.h"
@@ -144,74 +145,6 @@ static void json_result(kvt_json_t *w, const kvt_trace_t *t, const kvt_replay_re
     kvt_json_end_object(w);
 }
 
-/* One policy on the node (or its first `tiers` tiers), with the projection. */
-static kvt_status_t node_run(const replay_cli_t *c, const kvt_trace_t *trace,
-                             const kvt_node_desc_t *node, const kvt_model_t *model,
-                             uint64_t bpt, const char *policy, uint32_t tiers, bool tty,
-                             kvt_node_replay_result_t *r, kvt_proj_result_t *pr, kvt_error_t *err)
-{
-    kvt_node_replay_opts_t o;
-    kvt_proj_opts_t po;
-    kvt_status_t st;
-    (void)c;
-    kvt_node_replay_opts_init(&o);
-    o.policy = policy;
-    o.node = node;
-    o.kv_bytes_per_token = bpt;
-    o.tiers = tiers;
-    o.record = true;
-    if (tty) {
-        o.progress = progress;
-        o.progress_arg = (void *)policy;
-    }
-    if ((st = kvt_node_replay_run(trace, &o, r, err)) != KVT_OK) {
-        return st;
-    }
-    kvt_proj_opts_init(&po);
-    po.model = model;
-    po.node = node;
-    po.kv_bytes_per_token = bpt;
-    st = kvt_project(r->requests, r->total.requests, &po, pr, err);
-    kvt_node_replay_result_release(r);
-    return st;
-}
-
-static void json_node_run(kvt_json_t *w, const char *label, const kvt_node_desc_t *node,
-                          const kvt_node_replay_result_t *r, const kvt_proj_result_t *pr)
-{
-    kvt_json_begin_object(w, NULL);
-    kvt_json_str(w, "policy", label);
-    kvt_json_u64(w, "requests", r->total.requests);
-    kvt_json_u64(w, "input_tokens", r->total.input_tokens);
-    kvt_json_u64(w, "hit_tokens", r->total.hit_tokens);
-    kvt_json_double(w, "token_hit_rate", r->total.token_hit_rate);
-    kvt_json_double(w, "block_hit_rate", r->total.block_hit_rate);
-    kvt_json_begin_array(w, "tiers");
-    for (uint32_t k = 0; k < r->ntiers; k++) {
-        kvt_json_begin_object(w, NULL);
-        kvt_json_str(w, "tier", node->tiers[k].name);
-        kvt_json_u64(w, "capacity_blocks", r->tiers[k].capacity_blocks);
-        kvt_json_u64(w, "hit_tokens", r->tiers[k].hit_tokens);
-        kvt_json_u64(w, "hit_blocks", r->tiers[k].hit_blocks);
-        kvt_json_u64(w, "insertions", r->tiers[k].insertions);
-        kvt_json_u64(w, "evictions", r->tiers[k].evictions);
-        kvt_json_end_object(w);
-    }
-    kvt_json_end_array(w);
-    kvt_json_begin_object(w, "projection");
-    kvt_json_double(w, "ttft_mean_s", pr->ttft_mean_s);
-    kvt_json_double(w, "ttft_p50_s", pr->ttft_p50_s);
-    kvt_json_double(w, "ttft_p90_s", pr->ttft_p90_s);
-    kvt_json_double(w, "ttft_p99_s", pr->ttft_p99_s);
-    kvt_json_double(w, "queue_mean_s", pr->queue_mean_s);
-    kvt_json_double(w, "prefill_gpu_s", pr->prefill_gpu_s);
-    kvt_json_double(w, "prefill_gpu_s_no_cache", pr->prefill_gpu_s_no_cache);
-    kvt_json_double(w, "tokens_per_s", pr->tokens_per_s);
-    kvt_json_double(w, "utilization", pr->utilization);
-    kvt_json_end_object(w);
-    kvt_json_end_object(w);
-}
-
 static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
                           const char *const *policies, size_t np, bool tty)
 {
@@ -272,13 +205,14 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         snprintf(label, sizeof(label), p == 0 ? "%s, HBM only" : "%s", pol);
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
-        st = node_run(c, trace, &node, model, bpt, pol, tiers, tty, &r, &pr, &err);
+        st = kvt_cli_node_run(trace, &node, model, bpt, pol, tiers, tty ? progress : NULL, NULL,
+                              &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
             rc = kvt_cli_exit_for(st);
             break;
         }
-        json_node_run(&w, label, &node, &r, &pr);
+        kvt_cli_json_node_run(&w, label, &node, &r, &pr);
         kvt_table_cell(&t, "%s", label);
         kvt_table_cell(&t, "%.2f%%", 100 * r.total.token_hit_rate);
         for (uint32_t k = 0; k < ntiers; k++) {

@@ -18,6 +18,7 @@ static const struct {
 } verbs[] = {
     {"size", kvt_cmd_size, "exact KV-cache size of a model, and what fits on a GPU"},
     {"replay", kvt_cmd_replay, "replay a workload trace against cache policies"},
+    {"demo", kvt_cmd_demo, "replay the built-in workload: all policies, tiers, TTFT, plots"},
     {"models", kvt_cmd_models, "list the built-in model catalog"},
     {"gpus", kvt_cmd_gpus, "list the built-in GPU catalog"},
 };

@@ -381,6 +381,9 @@ kvt_status_t kvt_project(const kvt_proj_request_t *reqs, size_t n, const kvt_pro
     }
 
     qsort(ttft, n, sizeof(*ttft), cmp_double);
+    if (o.ttft_sorted_out != NULL) {
+        memcpy(o.ttft_sorted_out, ttft, n * sizeof(*ttft));
+    }
     r.ttft_mean_s = ttft_sum / (double)n;
     r.ttft_p50_s = quantile(ttft, n, 50);
     r.ttft_p90_s = quantile(ttft, n, 90);

@@ -585,6 +585,129 @@ static void test_catalog_verbs_json(void **state)
     run_free(&r);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * replay and demo
+ */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_replay_errors(void **state)
+{
+    char dir[] = "/tmp/kvt-cli-XXXXXX";
+    char bad[64], missing[64];
+    run_t r;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(bad, sizeof(bad), "%s/bad.jsonl", dir);
+    snprintf(missing, sizeof(missing), "%s/missing.jsonl", dir);
+    /* line 2: 10 tokens in 4-token blocks need 3 hash ids, 2 are given */
+    write_file(bad, "{\"timestamp\": 0, \"input_length\": 4, \"output_length\": 1, "
+                    "\"hash_ids\": [1]}\n"
+                    "{\"timestamp\": 1, \"input_length\": 10, \"output_length\": 1, "
+                    "\"hash_ids\": [1, 2]}\n");
+    RUN(&r, "replay", "--policy", "lru", "--capacity", "1M");
+    EXPECT_USAGE_ERROR(&r, "--trace");
+    run_free(&r);
+    RUN(&r, "replay", "--trace", bad, "--block-tokens", "4", "--policy", "mru", "--capacity",
+        "100");
+    EXPECT_USAGE_ERROR(&r, "mru");
+    run_free(&r);
+    RUN(&r, "replay", "--trace", bad, "--block-tokens", "4", "--policy", "lru", "--capacity",
+        "1x");
+    EXPECT_USAGE_ERROR(&r, "--capacity");
+    run_free(&r);
+    RUN(&r, "replay", "--trace", bad, "--block-tokens", "4", "--policy", "lru", "--capacity",
+        "100", "--json");
+    EXPECT_USAGE_ERROR(&r, ":2:", "hash_ids");
+    run_free(&r);
+    RUN(&r, "replay", "--trace", missing, "--policy", "lru", "--capacity", "100");
+    EXPECT_USAGE_ERROR(&r, missing);
+    run_free(&r);
+    RUN(&r, "replay", "--generate", "chat", "--policy", "lru", "--node", "no-such-node");
+    EXPECT_USAGE_ERROR(&r, "no-such-node");
+    run_free(&r);
+    unlink(bad);
+    rmdir(dir);
+}
+
+/* A three-request trace whose hits are worked out by hand. */
+static void test_replay_json(void **state)
+{
+    char dir[] = "/tmp/kvt-cli-XXXXXX";
+    char path[64];
+    run_t r;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.jsonl", dir);
+    /* 4-token blocks, capacity 8 tokens = 2 blocks, LRU:
+     * r1 [1 2] (8 tokens): miss; cache {1, 2}
+     * r2 [1 2 3] (10 tokens): prefix 1 2 hits = 8 tokens; 3 evicts 1; cache {2, 3}
+     * r3 [1 2] (7 tokens): 1 is gone: 0 tokens
+     * hit tokens 8 of 8 + 10 + 7 = 25 */
+    write_file(path, "{\"timestamp\": 0, \"input_length\": 8, \"output_length\": 1, "
+                     "\"hash_ids\": [1, 2]}\n"
+                     "{\"timestamp\": 1, \"input_length\": 10, \"output_length\": 1, "
+                     "\"hash_ids\": [1, 2, 3]}\n"
+                     "{\"timestamp\": 2, \"input_length\": 7, \"output_length\": 1, "
+                     "\"hash_ids\": [1, 2]}\n");
+    RUN(&r, "replay", "--trace", path, "--format", "mooncake", "--block-tokens", "4", "--policy",
+        "lru", "--capacity", "8", "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    assert_int_equal(GET_UINT(doc, "requests"), 3);
+    assert_int_equal(GET_UINT(doc, "input_tokens"), 25);
+    assert_int_equal(GET_UINT(doc, "hit_tokens"), 8);
+    assert_int_equal(GET_UINT(doc, "capacity_blocks"), 2);
+    cJSON_Delete(doc);
+    run_free(&r);
+    /* all policies at two capacities: an array of 7 x 2 objects */
+    RUN(&r, "replay", "--trace", path, "--block-tokens", "4", "--policy", "all", "--capacity",
+        "8,100", "--json");
+    expect_status(__LINE__, &r, 0);
+    doc = parse_stdout(__LINE__, &r);
+    assert_true(cJSON_IsArray(doc));
+    assert_int_equal(cJSON_GetArraySize(doc), 14);
+    cJSON_Delete(doc);
+    run_free(&r);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_demo_json(void **state)
+{
+    char dir[] = "/tmp/kvt-demo-XXXXXX";
+    char file[96];
+    run_t r;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    RUN(&r, "demo", "--sessions", "8", "--out", dir, "--no-plots", "--json");
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    const cJSON *single = cJSON_GetObjectItemCaseSensitive(doc, "single_tier");
+    const cJSON *node = cJSON_GetObjectItemCaseSensitive(doc, "node_runs");
+    /* 7 policies x 7 capacities; the HBM-only baseline + 7 policies on the node */
+    assert_int_equal(cJSON_GetArraySize(single), 49);
+    assert_int_equal(cJSON_GetArraySize(node), 8);
+    cJSON_Delete(doc);
+    run_free(&r);
+    static const char *const files[] = {"results.json", "hitrate.dat", "ttft.dat"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(file, sizeof(file), "%s/%s", dir, files[i]);
+        assert_int_equal(access(file, R_OK), 0);
+        unlink(file);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +723,9 @@ int main(void)
         cmocka_unit_test(test_size_json_capacity),
         cmocka_unit_test(test_size_all_json),
         cmocka_unit_test(test_catalog_verbs_json),
+        cmocka_unit_test(test_replay_errors),
+        cmocka_unit_test(test_replay_json),
+        cmocka_unit_test(test_demo_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

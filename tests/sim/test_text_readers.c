@@ -556,6 +556,8 @@ static const bad_case_t bad_cases[] = {
      "history[0].content", "a part's text is not a string"},
     {KVT_TRACE_SWE_TRAJ, H("{\"role\": \"robot\", \"content\": \"\"}"), 1, "history[0].role",
      "unknown role \"robot\""},
+    {KVT_TRACE_SWE_TRAJ, H("{\"role\": \"a\\nb\", \"content\": \"\"}"), 1, "history[0].role",
+     "unknown role \"a?b\""},
     {KVT_TRACE_SWE_TRAJ, H("{\"role\": 1, \"content\": \"\"}"), 1, "history[0].role",
      "expected a string"},
     {KVT_TRACE_SWE_TRAJ, H("[]"), 1, "history[0]", "expected a message object"},
