@@ -7,7 +7,8 @@
  * previous class, with the gap; a block idle for the expiry horizon is a failure.
  *
  * The value of keeping a block that has been idle for e, in a cache whose blocks live about T
- * (the characteristic time: an exponential average of the age of evicted blocks), is its hit
+ * (the characteristic time: how long the cache took to admit as many blocks as it holds -- the
+ * lifetime of a block in a FIFO of this size at the current admission rate), is its hit
  * density (Beckmann et al., LHD, NSDI'18): the probability that it is reused within T, given
  * that it has not been yet, over the time it is expected to occupy the cache meanwhile:
  *
@@ -25,8 +26,11 @@
  * The predictor learns between requests (reuses seen in a request are applied at the next), so
  * within a request every value is fixed and cached per class.
  *
- * Defaults (docs/replay.md): expiry horizon 10 minutes, T starting at 60 s and following
- * evictions with weight 1/100, predictor parameters from kvt_pred_params_default().
+ * T is measured from a ring of the last `capacity` admission times (8 bytes per cached block)
+ * and taken as 60 s until the cache has admitted that many. (An average of evicted blocks' ages
+ * was tried first and collapses: evicting young blocks shortens T, which makes young blocks look
+ * worthless, which evicts more of them.) Defaults (docs/replay.md): expiry horizon 10 minutes,
+ * predictor parameters from kvt_pred_params_default().
  */
 #include "policy/dlist.h"
 #include "policy/policy.h"
@@ -38,7 +42,6 @@
 
 #define HORIZON_US   (600ull * 1000000)
 #define T_INITIAL_US (60.0 * 1e6)
-#define T_WEIGHT     0.01
 #define MIN_OCCUPIED 1000.0 /* us: a floor for the density's denominator */
 #define NO_CLASS     UINT16_MAX
 
@@ -73,6 +76,8 @@ typedef struct predictive {
     uint32_t cur_depth;
     uint32_t cursor;        /* last block placed for the current request */
     double t_char;          /* characteristic time T, us */
+    uint64_t *admit_us;     /* ring of the last `capacity` admission times */
+    uint64_t admit_cap, admit_head, admit_len;
     double t_snap;          /* T as the current request began: values use it */
     /* per class: the value of its oldest block, valid for (request, block) */
     double val[KVT_PRED_CLASSES];
@@ -96,6 +101,8 @@ static kvt_status_t grow_ring(predictive_t *p)
     p->ring_head = 0;
     return KVT_OK;
 }
+
+static void pv_destroy(void *ctx);
 
 static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
 {
@@ -124,6 +131,12 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
         kvt_dlist_init(&p->lists[c]);
     }
     kvt_pred_init(&p->pred, NULL);
+    p->admit_cap = cfg->capacity ? cfg->capacity : 1;
+    p->admit_us = malloc(p->admit_cap * sizeof(*p->admit_us));
+    if (p->admit_us == NULL) {
+        pv_destroy(p);
+        return KVT_ERR_NO_MEMORY;
+    }
     p->t_char = T_INITIAL_US;
     p->cur_req = UINT64_MAX;
     *ctx_p = p;
@@ -139,6 +152,7 @@ static void pv_destroy(void *ctx)
     free(p->last_us);
     free(p->reuses);
     free(p->sess_depth);
+    free(p->admit_us);
     free(p->ring);
     free(p->pending);
     free(p);
@@ -179,6 +193,13 @@ static void begin_request(predictive_t *p, const kvt_access_t *a)
         }
     }
     p->cur_depth = a->session < p->nsessions ? p->sess_depth[a->session]++ : 0;
+    /* T: how long the last `capacity` admissions took -- the time a block lasts in a FIFO of
+     * this size at the current admission rate (Che's characteristic time); 60 s until the cache
+     * has admitted that many */
+    if (p->admit_len == p->admit_cap) {
+        double t = (double)(a->t_us - p->admit_us[p->admit_head]);
+        p->t_char = t > 1 ? t : 1;
+    }
     p->t_snap = p->t_char;
     for (uint64_t i = 0; i < p->npending; i++) {
         kvt_pred_reused(&p->pred, p->pending[i].cls, p->pending[i].gap_us);
@@ -335,8 +356,6 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
             return a->block; /* the newcomer is worth less than anything cached: bypass */
         }
         list_remove(p, victim);
-        p->t_char =
-            (1 - T_WEIGHT) * p->t_char + T_WEIGHT * (double)(a->t_us - p->last_us[victim]);
         if (victim == cursor) {
             cursor = KVT_DL_NIL;
         }
@@ -347,6 +366,12 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
     place(p, a->block, c);
     if (a->demoted) {
         p->cursor = cursor;
+    }
+    p->admit_us[(p->admit_head + p->admit_len) % p->admit_cap] = a->t_us;
+    if (p->admit_len < p->admit_cap) {
+        p->admit_len++;
+    } else {
+        p->admit_head = (p->admit_head + 1) % p->admit_cap;
     }
     return victim;
 }
