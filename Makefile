@@ -42,6 +42,7 @@ bench: build
 	@./$(BUILD)/bench/bench_size
 	@echo
 	@./$(BUILD)/bench/bench_replay
+	@bash bench/replay_tables.sh $(BUILD)
 
 install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

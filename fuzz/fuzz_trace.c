@@ -146,7 +146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct {
         kvt_trace_format_t format;
         uint32_t block_tokens;
-    } runs[] = {{KVT_TRACE_AUTO, 0}, {KVT_TRACE_MOONCAKE, 4}, {KVT_TRACE_BAILIAN, 0}};
+    } runs[] = {{KVT_TRACE_AUTO, 0},      {KVT_TRACE_MOONCAKE, 4}, {KVT_TRACE_BAILIAN, 0},
+                {KVT_TRACE_AGENT_CSV, 4}, {KVT_TRACE_SWE_TRAJ, 4}, {KVT_TRACE_SHAREGPT, 4},
+                {KVT_TRACE_TOKENS, 4},    {KVT_TRACE_AZURE, 4}};
 
     if (fd < 0 && open_file() != 0) {
         abort();

@@ -97,6 +97,18 @@ bl() { printf '{"chat_id": %s, "parent_chat_id": %s, "timestamp": %s, "input_len
 tseed bailian-self "$(bl 1 1 0.5 20 4 text '1, 2')$(bl 1 1 0.25 40 4 search '1, 2, 3')$(bl 2 1 0.75 16 0 file '9')"
 tseed broken-bailian "$(bl 1 -1 0.5 20 4 text '1, 2')"'{"parent_chat_id": 1, "timestamp": 1.0, "input_length": 20, "output_length": 4, "hash_ids": [1, 3]}\n'"$(bl 3 '"1"' 2 16 1 text '4')"
 head -c 700 "$root/tests/data/bailian_small.jsonl" >"$tcorpus/broken-truncated.jsonl"
+# The first few KiB of each real trace in ../shared, when present (read there, never copied
+# into the repository): one seed per reader.
+shared="$root/../shared/traces"
+if [ -d "$shared" ]; then
+    for f in agentcgroup-claude-code/llm_calls.csv azure-llm-2023/AzureLLMInferenceTrace_conv.csv \
+             sharegpt-llmservingsim-tokens/sharegpt-llama-3.1-8b-300-sps10.jsonl \
+             sharegpt-lmbenchmark-multiround/warmup.json; do
+        [ -f "$shared/$f" ] && head -c 6000 "$shared/$f" >"$tcorpus/shared-$(basename "$f")"
+    done
+    traj=$(find "$shared/swe-agent-trajectories" -name '*.traj' | sort | head -n 1)
+    [ -n "$traj" ] && head -c 8000 "$traj" >"$tcorpus/shared-first.traj"
+fi
 
 tdict="$build/trace.dict"
 {

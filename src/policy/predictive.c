@@ -131,7 +131,9 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
         kvt_dlist_init(&p->lists[c]);
     }
     kvt_pred_init(&p->pred, NULL);
-    p->admit_cap = cfg->capacity ? cfg->capacity : 1;
+    /* a cache larger than the id space never evicts: it needs no T */
+    p->admit_cap = cfg->capacity < n ? cfg->capacity : n;
+    p->admit_cap = p->admit_cap ? p->admit_cap : 1;
     p->admit_us = malloc(p->admit_cap * sizeof(*p->admit_us));
     if (p->admit_us == NULL) {
         pv_destroy(p);
