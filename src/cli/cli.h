@@ -21,6 +21,10 @@ int kvt_cmd_gpus(int argc, char **argv);
 /* Print "kvtier <verb>: <message>" on stderr. */
 void kvt_cli_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+struct kvt_json;
+/* Finish a JSON document and print it on stdout; on failure say so on stderr. Exit status. */
+int kvt_cli_print_json(struct kvt_json *w);
+
 /* Map a library status to an exit status: input problems are 2, the rest 1. */
 int kvt_cli_exit_for(kvt_status_t st);
 

@@ -44,18 +44,6 @@ static int list_opts(const char *verb, const char *help, int argc, char **argv, 
     return CONTINUE;
 }
 
-static int emit_json(kvt_json_t *w)
-{
-    char *text;
-    if (kvt_json_finish(w, &text, NULL) != KVT_OK) {
-        kvt_cli_error(NULL, "out of memory");
-        return KVT_EXIT_FAIL;
-    }
-    puts(text);
-    free(text);
-    return KVT_EXIT_OK;
-}
-
 int kvt_cmd_models(int argc, char **argv)
 {
     static const char help[] =
@@ -124,7 +112,7 @@ int kvt_cmd_models(int argc, char **argv)
     }
     kvt_json_end_array(&w);
     if (json) {
-        int jrc = emit_json(&w);
+        int jrc = kvt_cli_print_json(&w);
         rc = rc != KVT_EXIT_OK ? rc : jrc;
     } else {
         kvt_table_print(&t, stdout, "");
@@ -180,7 +168,7 @@ int kvt_cmd_gpus(int argc, char **argv)
     }
     kvt_json_end_array(&w);
     if (json) {
-        rc = emit_json(&w);
+        rc = kvt_cli_print_json(&w);
     } else {
         kvt_table_print(&t, stdout, "");
         kvt_json_discard(&w);

@@ -231,13 +231,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
     kvt_json_end_array(&w);
     kvt_json_end_object(&w);
     if (rc == KVT_EXIT_OK && c->json) {
-        char *text;
-        if (kvt_json_finish(&w, &text, NULL) == KVT_OK) {
-            puts(text);
-            free(text);
-        } else {
-            rc = KVT_EXIT_FAIL;
-        }
+        rc = kvt_cli_print_json(&w);
     } else {
         kvt_json_discard(&w);
         if (rc == KVT_EXIT_OK) {
@@ -399,13 +393,7 @@ int kvt_cmd_replay(int argc, char **argv)
         kvt_json_end_array(&w);
     }
     if (rc == KVT_EXIT_OK && c.json) {
-        char *text;
-        if (kvt_json_finish(&w, &text, NULL) == KVT_OK) {
-            puts(text);
-            free(text);
-        } else {
-            rc = KVT_EXIT_FAIL;
-        }
+        rc = kvt_cli_print_json(&w);
     } else {
         kvt_json_discard(&w);
         if (rc == KVT_EXIT_OK) {

@@ -43,6 +43,7 @@ static const char help[] =
     "  --dp-attention       data-parallel attention: no MLA replication across TP ranks\n"
     "  --mtp                count multi-token-prediction layers (speculative decoding on)\n"
     "  --block-tokens N     paging block size in tokens (default 16)\n"
+    "  --sequences N        also total the KV of N concurrent sequences (the fleet's share)\n"
     "capacity (with --gpu):\n"
     "  --gpu NAME           a GPU from `kvtier gpus` (h100-sxm, h200, b200, mi300x, ...)\n"
     "  --mem-util F         fraction of GPU memory the engine uses (default 0.90)\n"
@@ -60,7 +61,7 @@ static const char help[] =
 enum {
     OPT_CONFIG = 256, OPT_MODEL, OPT_ALL, OPT_CONTEXT, OPT_KV_DTYPE, OPT_KV_GROUP,
     OPT_STATE_DTYPE, OPT_TP, OPT_PP, OPT_DP_ATTN, OPT_MTP, OPT_BLOCK, OPT_GPU, OPT_MEM_UTIL,
-    OPT_RESERVE, OPT_WEIGHTS, OPT_PARAMS, OPT_WEIGHTS_DTYPE, OPT_LAYERS, OPT_JSON,
+    OPT_RESERVE, OPT_WEIGHTS, OPT_PARAMS, OPT_WEIGHTS_DTYPE, OPT_LAYERS, OPT_JSON, OPT_SEQUENCES,
 };
 
 static const struct option longopts[] = {
@@ -84,6 +85,7 @@ static const struct option longopts[] = {
     {"weights-dtype", required_argument, NULL, OPT_WEIGHTS_DTYPE},
     {"layers", no_argument, NULL, OPT_LAYERS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"sequences", required_argument, NULL, OPT_SEQUENCES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -156,6 +158,9 @@ static int parse(int argc, char **argv, kvt_size_cli_t *c)
             break;
         case OPT_LAYERS: c->layers = true; break;
         case OPT_JSON: c->json = true; break;
+        case OPT_SEQUENCES:
+            ok = kvt_arg_u64(V, "--sequences", optarg, 1, 1ull << 32, &c->sequences);
+            break;
         case 'h': fputs(help, stdout); return KVT_EXIT_OK;
         default: return kvt_arg_unknown(V, opt, optopt, flag);
         }

@@ -8,7 +8,10 @@
  */
 #include "cli/cli.h"
 
+#include "common/json_writer.h"
+
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -31,6 +34,18 @@ void kvt_cli_error(const char *verb, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int kvt_cli_print_json(kvt_json_t *w)
+{
+    char *text;
+    if (kvt_json_finish(w, &text, NULL) != KVT_OK) {
+        kvt_cli_error(NULL, "out of memory while writing JSON");
+        return KVT_EXIT_FAIL;
+    }
+    puts(text);
+    free(text);
+    return KVT_EXIT_OK;
 }
 
 int kvt_cli_exit_for(kvt_status_t st)

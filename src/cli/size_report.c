@@ -212,8 +212,34 @@ static void json_plan(kvt_json_t *w, const kvt_plan_t *p)
     kvt_json_end_object(w);
 }
 
+/* Totals for n concurrent sequences, and for as many as fit: what a replica's KV cache holds. */
+static void json_fleet(kvt_json_t *w, const kvt_sizing_t *s, const kvt_plan_t *p, uint64_t n)
+{
+    if (n == 0 && (p == NULL || !p->fits)) {
+        return;
+    }
+    uint64_t v;
+    kvt_json_begin_object(w, "fleet");
+    if (n != 0) {
+        kvt_json_u64(w, "sequences", n);
+        if (!__builtin_mul_overflow(n, s->total_sequence_bytes, &v)) {
+            kvt_json_u64(w, "bytes", v);
+        }
+        if (!__builtin_mul_overflow(n, s->total_sequence_bytes_paged, &v)) {
+            kvt_json_u64(w, "bytes_paged", v);
+        }
+    }
+    if (p != NULL && p->fits) {
+        kvt_json_u64(w, "sequences_at_capacity", p->max_sequences);
+        if (!__builtin_mul_overflow(p->max_sequences, s->total_sequence_bytes_paged, &v)) {
+            kvt_json_u64(w, "bytes_paged_at_capacity", v);
+        }
+    }
+    kvt_json_end_object(w);
+}
+
 static void json_model(kvt_json_t *w, const kvt_model_t *m, const kvt_sizing_t *s,
-                       const kvt_plan_t *p, const notes_t *ns, bool per_layer)
+                       const kvt_plan_t *p, const notes_t *ns, bool per_layer, uint64_t nseq)
 {
     const kvt_model_info_t *in = kvt_model_info(m);
     uint32_t counts[5] = {0};
@@ -317,24 +343,13 @@ static void json_model(kvt_json_t *w, const kvt_model_t *m, const kvt_sizing_t *
     if (p != NULL) {
         json_plan(w, p);
     }
+    json_fleet(w, s, p, nseq);
     kvt_json_begin_array(w, "notes");
     for (size_t i = 0; i < ns->n; i++) {
         kvt_json_str(w, NULL, ns->text[i]);
     }
     kvt_json_end_array(w);
     kvt_json_end_object(w);
-}
-
-static int print_json(kvt_json_t *w)
-{
-    char *text;
-    if (kvt_json_finish(w, &text, NULL) != KVT_OK) {
-        kvt_cli_error("size", "out of memory while writing JSON");
-        return KVT_EXIT_FAIL;
-    }
-    puts(text);
-    free(text);
-    return KVT_EXIT_OK;
 }
 
 static void text_layers(const kvt_sizing_t *s)
@@ -452,6 +467,12 @@ static void text_report(const kvt_size_cli_t *c, const kvt_model_t *m, const kvt
     kvt_table_free(&t);
     printf("  exact bytes: %llu per token, %llu per sequence (kvtier size --json)\n",
            (unsigned long long)s->kv_bytes_per_token, (unsigned long long)s->sequence_bytes);
+    uint64_t all, paged;
+    if (c->sequences != 0 && !__builtin_mul_overflow(c->sequences, s->total_sequence_bytes, &all) &&
+        !__builtin_mul_overflow(c->sequences, s->total_sequence_bytes_paged, &paged)) {
+        printf("  %s sequences: %s (paged %s)\n", kvt_fmt_count(b[0], 40, c->sequences),
+               kvt_fmt_bytes(b[1], 40, all), kvt_fmt_bytes(b[2], 40, paged));
+    }
 
     if (p != NULL) {
         printf("\ncapacity on %s x %u (%s each, %.0f%% usable):\n", p->gpu->display, p->gpus,
@@ -491,8 +512,8 @@ int kvt_size_report(const kvt_size_cli_t *c, const kvt_model_t *model,
     if (c->json) {
         kvt_json_t w;
         kvt_json_init(&w, true);
-        json_model(&w, model, sizing, plan, &ns, true);
-        return print_json(&w);
+        json_model(&w, model, sizing, plan, &ns, true, c->sequences);
+        return kvt_cli_print_json(&w);
     }
     text_report(c, model, sizing, plan, &ns);
     return KVT_EXIT_OK;
@@ -575,7 +596,7 @@ int kvt_size_report_all(const kvt_size_cli_t *c)
         const kvt_model_info_t *in = kvt_model_info(m);
         notes_t ns;
         build_notes(m, s, gpu ? &p : NULL, &ns);
-        json_model(&w, m, s, gpu ? &p : NULL, &ns, false);
+        json_model(&w, m, s, gpu ? &p : NULL, &ns, false, c->sequences);
         kvt_table_cell(&t, "%s", e->name);
         kvt_table_cell(&t, "%s", kvt_attn_kind_name(in->attn_kind));
         kvt_table_cell(&t, "%s", kvt_fmt_count(b[0], 40, s->kv_bytes_per_token));
@@ -600,7 +621,7 @@ int kvt_size_report_all(const kvt_size_cli_t *c)
     }
     kvt_json_end_array(&w);
     if (c->json) {
-        int jrc = print_json(&w);
+        int jrc = kvt_cli_print_json(&w);
         rc = rc != KVT_EXIT_OK ? rc : jrc;
     } else {
         kvt_json_discard(&w);

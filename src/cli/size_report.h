@@ -7,6 +7,7 @@
 typedef struct kvt_size_cli {
     const char *config, *model;
     bool all, json, layers, tp_auto;
+    uint64_t sequences; /* --sequences: total the KV of this many concurrent sequences (0: no) */
     kvt_size_opts_t size;
     kvt_plan_opts_t plan;
 } kvt_size_cli_t;

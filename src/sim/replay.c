@@ -5,22 +5,19 @@
  * ordering and answers which block leaves (policy/policy.h). For each request in arrival order:
  * measure the longest cached prefix, then walk the chain head first, calling hit() for resident
  * blocks and miss() for the others. Policies that need the future (Belady) get, with each access,
- * the request and position of the block's next use, computed once by a backward pass over the
- * trace (8 bytes per reference).
+ * the request and position of the block's next use (sim/next_use.h).
  */
 #include <kvtier/replay.h>
 
 #include "common/error.h"
 #include "policy/policy.h"
+#include "sim/next_use.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define POS_BITS 20
-#define POS_LIMIT (1u << POS_BITS)
-
-static const char *const names[] = {"lru",    "lfu",         "arc", "s3fifo",
+static const char *const names[] = {"lru",        "lfu",    "arc",         "s3fifo",
                                     "predictive", "belady", "belady-head", NULL};
 
 const char *const *kvt_replay_policies(void)
@@ -33,36 +30,6 @@ void kvt_replay_opts_init(kvt_replay_opts_t *opts)
     memset(opts, 0, sizeof(*opts));
     opts->opts_size = sizeof(*opts);
     opts->policy = "lru";
-}
-
-/* next_use[ref]: (request index << 20 | position) of the next access of the same block. */
-static uint64_t *future(const kvt_trace_t *trace, kvt_error_t *err)
-{
-    const kvt_trace_info_t *in = kvt_trace_info(trace);
-    const kvt_trace_request_t *reqs = kvt_trace_requests(trace);
-    const uint32_t *refs = kvt_trace_refs(trace);
-    uint64_t *next = malloc((in->refs ? in->refs : 1) * sizeof(*next));
-    uint64_t *last = malloc((in->blocks ? in->blocks : 1) * sizeof(*last));
-
-    if (next == NULL || last == NULL) {
-        free(next);
-        free(last);
-        kvt_error_set(err, KVT_ERR_NO_MEMORY, "replay: out of memory for next-use table");
-        return NULL;
-    }
-    for (uint64_t b = 0; b < in->blocks; b++) {
-        last[b] = KVT_NEVER;
-    }
-    for (uint64_t r = in->requests; r-- > 0;) {
-        const kvt_trace_request_t *q = &reqs[r];
-        for (uint32_t p = q->nblocks; p-- > 0;) {
-            uint64_t ref = q->first_ref + p;
-            next[ref] = last[refs[ref]];
-            last[refs[ref]] = (r << POS_BITS) | p;
-        }
-    }
-    free(last);
-    return next;
 }
 
 kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *user,
@@ -122,19 +89,10 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
     if (resident == NULL) {
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "replay: out of memory");
     }
-    if (ops->flags & KVT_POLICY_NEEDS_FUTURE) {
-        for (uint64_t i = 0; i < in->requests; i++) {
-            if (reqs[i].nblocks >= POS_LIMIT) {
-                free(resident);
-                return kvt_error_set(err, KVT_ERR_UNSUPPORTED,
-                                     "replay: a chain of %u blocks exceeds %u for %s",
-                                     reqs[i].nblocks, POS_LIMIT, ops->name);
-            }
-        }
-        if ((next = future(trace, err)) == NULL) {
-            free(resident);
-            return KVT_ERR_NO_MEMORY;
-        }
+    if ((ops->flags & KVT_POLICY_NEEDS_FUTURE) &&
+        (st = kvt_next_uses(trace, &next, err)) != KVT_OK) {
+        free(resident);
+        return st;
     }
     if ((st = ops->create(&cfg, &ctx)) != KVT_OK) {
         free(resident);
@@ -161,8 +119,11 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
         if (cfg.capacity == 0) {
             continue;
         }
-        kvt_access_t a = {.chain_len = q->nblocks, .transition = q->transition,
-                          .session = q->session, .req = i, .t_us = q->t_us};
+        kvt_access_t a = {.chain_len = q->nblocks,
+                          .transition = q->transition,
+                          .session = q->session,
+                          .req = i,
+                          .t_us = q->t_us};
         for (uint32_t p = 0; p < q->nblocks; p++) {
             a.block = chain[p];
             a.pos = p;

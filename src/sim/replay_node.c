@@ -13,12 +13,11 @@
 
 #include "common/error.h"
 #include "policy/policy.h"
+#include "sim/next_use.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define POS_BITS 20
 
 void kvt_node_replay_opts_init(kvt_node_replay_opts_t *opts)
 {
@@ -81,33 +80,6 @@ static void demote(engine_t *e, uint32_t b, uint32_t k, uint64_t now)
     }
 }
 
-static kvt_status_t future(const kvt_trace_t *trace, uint64_t **next_p)
-{
-    const kvt_trace_info_t *in = kvt_trace_info(trace);
-    const kvt_trace_request_t *reqs = kvt_trace_requests(trace);
-    const uint32_t *refs = kvt_trace_refs(trace);
-    uint64_t *next = malloc((in->refs ? in->refs : 1) * sizeof(*next));
-    uint64_t *last = malloc((in->blocks ? in->blocks : 1) * sizeof(*last));
-    if (next == NULL || last == NULL) {
-        free(next);
-        free(last);
-        return KVT_ERR_NO_MEMORY;
-    }
-    for (uint64_t b = 0; b < in->blocks; b++) {
-        last[b] = KVT_NEVER;
-    }
-    for (uint64_t r = in->requests; r-- > 0;) {
-        for (uint32_t p = reqs[r].nblocks; p-- > 0;) {
-            uint64_t ref = reqs[r].first_ref + p;
-            next[ref] = last[refs[ref]];
-            last[refs[ref]] = (r << POS_BITS) | p;
-        }
-    }
-    free(last);
-    *next_p = next;
-    return KVT_OK;
-}
-
 kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay_opts_t *user,
                                  kvt_node_replay_result_t *result_p, kvt_error_t *err)
 {
@@ -165,8 +137,11 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
     }
     if (ops->flags & KVT_POLICY_NEEDS_FUTURE) {
         e.next_use = malloc((in->blocks ? in->blocks : 1) * sizeof(*e.next_use));
-        if (e.next_use == NULL || future(trace, &next_ref) != KVT_OK) {
+        if (e.next_use == NULL) {
             st = kvt_error_set(err, KVT_ERR_NO_MEMORY, "node replay: out of memory");
+            goto out;
+        }
+        if ((st = kvt_next_uses(trace, &next_ref, err)) != KVT_OK) {
             goto out;
         }
     }

@@ -434,6 +434,17 @@ static void test_size_json_llama(void **state)
     cJSON_Delete(doc);
     run_free(&r);
 
+    /* --sequences 100: the fleet holds 100 x 2^32 B = 429496729600 B (no windows: paged equal) */
+    RUN(&r, "size", "--model", "llama-3.1-8b", "--sequences", "100", "--json");
+    expect_status(__LINE__, &r, 0);
+    doc = parse_stdout(__LINE__, &r);
+    const cJSON *fleet = cJSON_GetObjectItemCaseSensitive(doc, "fleet");
+    assert_int_equal(GET_UINT(fleet, "sequences"), 100);
+    assert_int_equal(GET_UINT(fleet, "bytes"), 429496729600ull);
+    assert_int_equal(GET_UINT(fleet, "bytes_paged"), 429496729600ull);
+    cJSON_Delete(doc);
+    run_free(&r);
+
     /* --context with a binary suffix: 4Ki = 4096 tokens, 131072 x 4096 = 2^29 B */
     RUN(&r, "size", "--model", "llama-3.1-8b", "--context", "4Ki", "--json");
     expect_status(__LINE__, &r, 0);
