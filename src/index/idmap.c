@@ -9,19 +9,12 @@
  */
 #include "index/idmap.h"
 
+#include "common/mix64.h"
+
 #include <stdlib.h>
 
 #define MAX_IDS 0xFFFFFFF0u
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
 
 static kvt_status_t alloc_table(kvt_idmap_t *m, size_t cap)
 {
@@ -65,7 +58,7 @@ static kvt_status_t grow(kvt_idmap_t *m)
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (m->vals[i] != 0) {
-            size_t j = mix(m->keys[i]) & (n.cap - 1);
+            size_t j = kvt_mix64(m->keys[i]) & (n.cap - 1);
             while (n.vals[j] != 0) {
                 j = (j + 1) & (n.cap - 1);
             }
@@ -83,7 +76,7 @@ static kvt_status_t grow(kvt_idmap_t *m)
 
 kvt_status_t kvt_idmap_intern(kvt_idmap_t *m, uint64_t key, uint32_t *id_p)
 {
-    size_t j = mix(key) & (m->cap - 1);
+    size_t j = kvt_mix64(key) & (m->cap - 1);
     while (m->vals[j] != 0) {
         if (m->keys[j] == key) {
             *id_p = m->vals[j] - 1;
@@ -108,7 +101,7 @@ kvt_status_t kvt_idmap_intern(kvt_idmap_t *m, uint64_t key, uint32_t *id_p)
 
 bool kvt_idmap_find(const kvt_idmap_t *m, uint64_t key, uint32_t *id_p)
 {
-    size_t j = mix(key) & (m->cap - 1);
+    size_t j = kvt_mix64(key) & (m->cap - 1);
     while (m->vals[j] != 0) {
         if (m->keys[j] == key) {
             *id_p = m->vals[j] - 1;

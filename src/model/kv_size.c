@@ -392,17 +392,14 @@ kvt_status_t kvt_size_compute(const kvt_model_t *model, const kvt_size_opts_t *o
     size_layers(model, &c, ls, st);
     size_references(&c);
 
-    s->total_sequence_bytes = add(&c, s->sequence_bytes, s->indexer_sequence_bytes);
-    uint64_t idx_paged = s->indexer_sequence_bytes / s->context_tokens *
-                         div_up(s->context_tokens, s->block_tokens) * s->block_tokens;
-    s->total_sequence_bytes_paged = add(&c, s->sequence_bytes_paged, idx_paged);
-    if (s->include_mtp) {
-        s->total_sequence_bytes = add(&c, s->total_sequence_bytes, s->mtp_sequence_bytes);
-        s->total_sequence_bytes_paged =
-            add(&c, s->total_sequence_bytes_paged,
-                mul(&c, s->mtp_bytes_per_token,
-                    mul(&c, div_up(s->context_tokens, s->block_tokens), s->block_tokens)));
-    }
+    /* the indexer and MTP layers hold every token of the context, in whole blocks when paged */
+    uint64_t paged_tokens = mul(&c, div_up(s->context_tokens, s->block_tokens), s->block_tokens);
+    uint64_t extra_per_token =
+        add(&c, s->indexer_bytes_per_token, s->include_mtp ? s->mtp_bytes_per_token : 0);
+    s->total_sequence_bytes =
+        add(&c, s->sequence_bytes, mul(&c, extra_per_token, s->context_tokens));
+    s->total_sequence_bytes_paged =
+        add(&c, s->sequence_bytes_paged, mul(&c, extra_per_token, paged_tokens));
     for (uint32_t k = 0; k < s->pp; k++) {
         if (st[k].gpu_kv_bytes_per_token > s->gpu_kv_bytes_per_token) {
             s->gpu_kv_bytes_per_token = st[k].gpu_kv_bytes_per_token;

@@ -20,6 +20,9 @@
 
 #include <kvtier/status.h>
 
+#include "common/mix64.h"
+#include "sim/reader_util.h"
+
 #include <stdlib.h>
 
 #define KVT_FNV_OFFSET 14695981039346656037ull
@@ -39,19 +42,6 @@ static inline uint64_t kvt_fnv_u64(uint64_t h, uint64_t v)
         h = (h ^ (v >> (8 * i) & 0xFF)) * KVT_FNV_PRIME;
     }
     return h;
-}
-
-/* splitmix64's output function; kvt_splitmix64(x) is the generator's value for state x. */
-static inline uint64_t kvt_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static inline uint64_t kvt_splitmix64(uint64_t x)
-{
-    return kvt_mix64(x + 0x9E3779B97F4A7C15ull);
 }
 
 typedef struct kvt_chunker {
@@ -106,14 +96,8 @@ static inline kvt_status_t kvt_chunker_feed(kvt_chunker_t *c, const void *bytes,
         s += m;
         n -= m;
         if (c->fill == c->chunk) {
-            if (c->nkeys == c->cap) {
-                size_t cap = c->cap ? c->cap * 2 : 256;
-                uint64_t *k = realloc(c->keys, cap * sizeof(*k));
-                if (k == NULL) {
-                    return KVT_ERR_NO_MEMORY;
-                }
-                c->keys = k;
-                c->cap = cap;
+            if (!kvt_grow_array((void **)&c->keys, &c->cap, c->nkeys + 1, sizeof(*c->keys))) {
+                return KVT_ERR_NO_MEMORY;
             }
             c->prev = kvt_chunk_key(c->h, c->chunk);
             c->keys[c->nkeys++] = c->prev;

@@ -20,6 +20,8 @@
 #include <kvtier/generator.h>
 
 #include "common/error.h"
+#include "common/mix64.h"
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 
 #include <math.h>
@@ -40,10 +42,7 @@ typedef struct rng {
 
 static uint64_t next_u64(rng_t *r)
 {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return kvt_mix64(r->s += KVT_SPLITMIX_GAMMA);
 }
 
 static double uniform(rng_t *r) /* (0, 1) */
@@ -86,19 +85,13 @@ static uint32_t zipf(rng_t *r, const double *cdf, uint32_t n)
 /* A growable array of block ids. */
 typedef struct chain {
     uint32_t *ids;
-    uint64_t n, cap;
+    size_t n, cap;
 } chain_t;
 
 static kvt_status_t chain_push(chain_t *c, uint32_t id)
 {
-    if (c->n == c->cap) {
-        uint64_t cap = c->cap ? c->cap * 2 : 256;
-        uint32_t *p = realloc(c->ids, cap * sizeof(*p));
-        if (p == NULL) {
-            return KVT_ERR_NO_MEMORY;
-        }
-        c->ids = p;
-        c->cap = cap;
+    if (!kvt_grow_array((void **)&c->ids, &c->cap, c->n + 1, sizeof(*c->ids))) {
+        return KVT_ERR_NO_MEMORY;
     }
     c->ids[c->n++] = id;
     return KVT_OK;

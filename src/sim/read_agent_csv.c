@@ -23,6 +23,7 @@
  * skipped; any other empty prompt fails the load, as does every malformed field, with the file,
  * the line number and the column.
  */
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 #include "sim/trace_readers.h"
 
@@ -85,9 +86,7 @@ typedef struct chain {
 } chain_t;
 
 typedef struct reader {
-    const char *path;
-    uint64_t line;
-    kvt_error_t *err;
+    kvt_line_reader_t in; /* path, line number, error */
     uint32_t bt;
     size_t col[NCOLS]; /* field index of each column */
     size_t ncols;      /* fields per line: the header's */
@@ -105,34 +104,12 @@ typedef struct reader {
 
 static kvt_status_t bad(const reader_t *r, const char *field, const char *msg)
 {
-    return kvt_error_set(r->err, KVT_ERR_PARSE, "%s:%llu: %s%s%s", r->path,
-                         (unsigned long long)r->line, field ? field : "", field ? ": " : "", msg);
+    return kvt_line_bad(&r->in, field, msg);
 }
 
 static kvt_status_t oom(const reader_t *r)
 {
-    return kvt_error_set(r->err, KVT_ERR_NO_MEMORY, "%s: out of memory", r->path);
-}
-
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return true;
-    }
-    size_t n = *cap ? *cap : 64;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem) {
-            return false;
-        }
-        n *= 2;
-    }
-    void *q = realloc(*p, n * elem);
-    if (q == NULL) {
-        return false;
-    }
-    *p = q;
-    *cap = n;
-    return true;
+    return kvt_no_memory(r->in.err, r->in.path);
 }
 
 /*
@@ -140,11 +117,12 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
  * with a double quote runs to the closing quote and may hold commas and "" for a quote (RFC
  * 4180, without line breaks inside a field).
  */
-static kvt_status_t split(reader_t *r, char *s, size_t len, size_t *n_p)
+static kvt_status_t split(void *self, char *s, size_t len, size_t *n_p)
 {
+    reader_t *r = self;
     size_t n = 0, i = 0;
     for (;;) {
-        if (!grow((void **)&r->fields, &r->cap_fields, n + 1, sizeof(*r->fields))) {
+        if (!kvt_grow_array((void **)&r->fields, &r->cap_fields, n + 1, sizeof(*r->fields))) {
             return oom(r);
         }
         r->fields[n++] = s + i;
@@ -182,30 +160,11 @@ static kvt_status_t split(reader_t *r, char *s, size_t len, size_t *n_p)
     return KVT_OK;
 }
 
-static kvt_status_t header(reader_t *r, size_t n)
+static kvt_status_t header(void *self, size_t n)
 {
-    for (size_t c = 0; c < NCOLS; c++) {
-        r->col[c] = SIZE_MAX;
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t c = 0; c < NCOLS; c++) {
-            if (strcmp(r->fields[i], col_names[c]) != 0) {
-                continue;
-            }
-            if (r->col[c] != SIZE_MAX) {
-                return bad(r, col_names[c], "column named twice in the header");
-            }
-            r->col[c] = i;
-        }
-    }
-    for (size_t c = 0; c < NCOLS; c++) {
-        if (r->col[c] == SIZE_MAX) {
-            return bad(r, col_names[c],
-                       "missing from the header (the first line must name the columns)");
-        }
-    }
+    reader_t *r = self;
     r->ncols = n;
-    return KVT_OK;
+    return kvt_csv_header(&r->in, r->fields, n, col_names, NCOLS, r->col);
 }
 
 static const char *cell(const reader_t *r, int c)
@@ -219,12 +178,8 @@ static kvt_status_t get_uint(const reader_t *r, int c, uint64_t max, bool allow_
 {
     const char *s = cell(r, c);
     char msg[128];
-    uint64_t v = 0;
 
-    if (*s == '\0') {
-        if (!allow_empty) {
-            return bad(r, col_names[c], "empty");
-        }
+    if (*s == '\0' && allow_empty) {
         *v_p = 0;
         *present_p = false;
         return KVT_OK;
@@ -233,22 +188,8 @@ static kvt_status_t get_uint(const reader_t *r, int c, uint64_t max, bool allow_
         snprintf(msg, sizeof(msg), "must be non-negative, got \"%.32s\"", s);
         return bad(r, col_names[c], msg);
     }
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9') {
-            snprintf(msg, sizeof(msg), "expected a non-negative integer, got \"%.32s\"", s);
-            return bad(r, col_names[c], msg);
-        }
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10) {
-            snprintf(msg, sizeof(msg), "%.32s is out of range (at most %llu)", s,
-                     (unsigned long long)max);
-            return bad(r, col_names[c], msg);
-        }
-        v = v * 10 + d;
-    }
-    *v_p = v;
     *present_p = true;
-    return KVT_OK;
+    return kvt_csv_uint(&r->in, col_names[c], s, max, v_p);
 }
 
 static uint64_t hash_name(const char *s)
@@ -275,8 +216,8 @@ static kvt_status_t session_id(reader_t *r, const char *name, uint32_t *id_p)
         return bad(r, "trace", "too many sessions");
     }
     size_t len = strlen(name) + 1;
-    if (!grow((void **)&r->names, &r->names_cap, r->names_len + len, 1) ||
-        !grow((void **)&r->name_off, &r->cap_off, r->nsessions + 1, sizeof(*r->name_off)) ||
+    if (!kvt_grow_array((void **)&r->names, &r->names_cap, r->names_len + len, 1) ||
+        !kvt_grow_array((void **)&r->name_off, &r->cap_off, r->nsessions + 1, sizeof(*r->name_off)) ||
         kvt_idmap_intern(&r->sessions, k, &id) != KVT_OK) {
         return oom(r);
     }
@@ -289,8 +230,9 @@ static kvt_status_t session_id(reader_t *r, const char *name, uint32_t *id_p)
     return KVT_OK;
 }
 
-static kvt_status_t one_row(reader_t *r, size_t n)
+static kvt_status_t one_row(void *self, size_t n)
 {
+    reader_t *r = self;
     uint64_t call, t0, t1, in, cre, rd, out;
     bool present, has_read;
     kvt_status_t st;
@@ -339,14 +281,14 @@ static kvt_status_t one_row(reader_t *r, size_t n)
     if (r->nrows >= UINT32_MAX) {
         return bad(r, NULL, "too many rows");
     }
-    if (!grow((void **)&r->rows, &r->cap_rows, r->nrows + 1, sizeof(*r->rows))) {
+    if (!kvt_grow_array((void **)&r->rows, &r->cap_rows, r->nrows + 1, sizeof(*r->rows))) {
         return oom(r);
     }
     row_t *w = &r->rows[r->nrows];
     if ((st = session_id(r, cell(r, C_TRACE), &w->session)) != KVT_OK) {
         return st;
     }
-    w->line = r->line;
+    w->line = r->in.line;
     w->call = call;
     w->t_start_ms = t0;
     w->prompt = (uint32_t)prompt;
@@ -398,7 +340,7 @@ static kvt_status_t add_call(reader_t *r, const row_t *w, chain_t *ch, uint64_t 
         tr = KVT_TRANS_NEW_SESSION;
         first = KVT_BLOCK_SYSTEM;
     }
-    if (!grow((void **)scratch, scratch_cap, nb, sizeof(**scratch))) {
+    if (!kvt_grow_array((void **)scratch, scratch_cap, nb, sizeof(**scratch))) {
         return oom(r);
     }
     uint64_t t_us = w->session * SESSION_GAP_US + w->t_start_ms * 1000;
@@ -410,8 +352,7 @@ static kvt_status_t add_call(reader_t *r, const row_t *w, chain_t *ch, uint64_t 
         uint64_t key = p < reused ? ch->keys[p] : r->next_key++;
         (*scratch)[p] = key;
         if ((st = kvt_trace_add_block(t, key, p < reused ? KVT_BLOCK_INFER : first)) != KVT_OK) {
-            return kvt_error_set(r->err, st, "%s:%llu: %s", r->path, (unsigned long long)r->line,
-                                 kvt_status_str(st));
+            return kvt_status_error(r->in.err, st, r->in.path, r->in.line);
         }
     }
     /* this call's chain becomes the one the next call continues */
@@ -441,7 +382,7 @@ static kvt_status_t build(reader_t *r, kvt_trace_t *t)
     }
     for (size_t i = 0; i < r->nrows && st == KVT_OK; i++) {
         const row_t *w = &r->rows[i];
-        r->line = w->line;
+        r->in.line = w->line;
         if (i > 0 && r->rows[i - 1].session == w->session) {
             if (r->rows[i - 1].call == w->call) {
                 snprintf(msg, sizeof(msg), "call %llu of this session is also on line %llu",
@@ -463,60 +404,24 @@ static kvt_status_t build(reader_t *r, kvt_trace_t *t)
 kvt_status_t kvt_read_agent_csv(FILE *f, const char *path, uint32_t bt, kvt_trace_t *t,
                                 kvt_error_t *err)
 {
-    reader_t r = {.path = path, .err = err, .bt = bt};
-    char *line = NULL;
-    size_t cap = 0, n = 0;
-    ssize_t got;
-    bool have_header = false;
-    kvt_status_t st = KVT_OK;
+    static const kvt_csv_ops_t ops = {split, header, one_row};
+    reader_t r = {.bt = bt};
+    kvt_status_t st;
 
     if (bt == 0) {
         return kvt_error_set(err, KVT_ERR_INVALID, "%s: block_tokens must be positive", path);
     }
+    kvt_line_reader_init(&r.in, f, path, err);
     if (kvt_idmap_init(&r.sessions, 256) != KVT_OK) {
         return oom(&r);
     }
-    while ((got = getline(&line, &cap, f)) != -1) {
-        size_t len = (size_t)got;
-        char *s = line;
-        r.line++;
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) {
-            len--;
-        }
-        s[len] = '\0';
-        if (r.line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
-            s += 3; /* UTF-8 byte order mark */
-            len -= 3;
-        }
-        if (memchr(s, '\0', len) != NULL) {
-            st = bad(&r, NULL, "NUL byte in line");
-            break;
-        }
-        if (strspn(s, " \t") == len) {
-            continue; /* blank line */
-        }
-        if ((st = split(&r, s, len, &n)) != KVT_OK) {
-            break;
-        }
-        st = have_header ? one_row(&r, n) : header(&r, n);
-        if (st != KVT_OK) {
-            break;
-        }
-        have_header = true;
-    }
-    if (st == KVT_OK && ferror(f)) {
-        st = kvt_error_set(err, KVT_ERR_IO, "%s: read error", path);
-    }
-    if (st == KVT_OK && !have_header) {
-        st = kvt_error_set(err, KVT_ERR_PARSE, "%s: no header line", path);
-    }
-    if (st == KVT_OK) {
+    if ((st = kvt_csv_read(&r.in, &ops, &r)) == KVT_OK) {
         st = build(&r, t);
     }
     if (st == KVT_OK && t->info.requests == 0) {
         st = kvt_error_set(err, KVT_ERR_PARSE, "%s: no requests", path);
     }
-    free(line);
+    kvt_line_reader_fini(&r.in);
     free(r.fields);
     free(r.rows);
     free(r.names);

@@ -15,6 +15,7 @@
  * malformed field fails the load with the file, the line and the column.
  */
 #include "sim/chunk_hash.h"
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 #include "sim/trace_readers.h"
 
@@ -33,9 +34,7 @@ enum { C_TIME, C_CONTEXT, C_GENERATED, NCOLS };
 static const char *const col_names[NCOLS] = {"TIMESTAMP", "ContextTokens", "GeneratedTokens"};
 
 typedef struct az {
-    const char *path;
-    uint64_t line;
-    kvt_error_t *err;
+    kvt_line_reader_t in; /* path, line number, error */
     kvt_trace_t *t;
     uint32_t bt;
     size_t col[NCOLS];
@@ -50,28 +49,23 @@ typedef struct az {
 
 static kvt_status_t bad(const az_t *r, const char *field, const char *msg)
 {
-    return kvt_error_set(r->err, KVT_ERR_PARSE, "%s:%llu: %s%s%s", r->path,
-                         (unsigned long long)r->line, field ? field : "", field ? ": " : "", msg);
+    return kvt_line_bad(&r->in, field, msg);
 }
 
 static kvt_status_t oom(const az_t *r)
 {
-    return kvt_error_set(r->err, KVT_ERR_NO_MEMORY, "%s: out of memory", r->path);
+    return kvt_no_memory(r->in.err, r->in.path);
 }
 
 /* Split s in place at commas (no quoting: every field of this format is a number or a time). */
-static kvt_status_t split(az_t *r, char *s, size_t *n_p)
+static kvt_status_t split(void *self, char *s, size_t len, size_t *n_p)
 {
+    az_t *r = self;
+    (void)len;
     size_t n = 0;
     for (;;) {
-        if (n == r->cap_fields) {
-            size_t cap = r->cap_fields ? r->cap_fields * 2 : 8;
-            char **f = realloc(r->fields, cap * sizeof(*f));
-            if (f == NULL) {
-                return oom(r);
-            }
-            r->fields = f;
-            r->cap_fields = cap;
+        if (!kvt_grow_array((void **)&r->fields, &r->cap_fields, n + 1, sizeof(*r->fields))) {
+            return oom(r);
         }
         r->fields[n++] = s;
         char *c = strchr(s, ',');
@@ -85,56 +79,17 @@ static kvt_status_t split(az_t *r, char *s, size_t *n_p)
     return KVT_OK;
 }
 
-static kvt_status_t header(az_t *r, size_t n)
+static kvt_status_t header(void *self, size_t n)
 {
-    for (size_t c = 0; c < NCOLS; c++) {
-        r->col[c] = SIZE_MAX;
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (size_t c = 0; c < NCOLS; c++) {
-            if (strcmp(r->fields[i], col_names[c]) == 0) {
-                if (r->col[c] != SIZE_MAX) {
-                    return bad(r, col_names[c], "column named twice in the header");
-                }
-                r->col[c] = i;
-            }
-        }
-    }
-    for (size_t c = 0; c < NCOLS; c++) {
-        if (r->col[c] == SIZE_MAX) {
-            return bad(r, col_names[c],
-                       "missing from the header (the first line must name the columns)");
-        }
-    }
+    az_t *r = self;
     r->ncols = n;
-    return KVT_OK;
+    return kvt_csv_header(&r->in, r->fields, n, col_names, NCOLS, r->col);
 }
 
 /* A decimal integer in [0, max]. */
 static kvt_status_t get_uint(const az_t *r, int c, uint64_t max, uint64_t *v_p)
 {
-    const char *s = r->fields[r->col[c]];
-    char msg[128];
-    uint64_t v = 0;
-
-    if (*s == '\0') {
-        return bad(r, col_names[c], "empty");
-    }
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9') {
-            snprintf(msg, sizeof(msg), "expected a non-negative integer, got \"%.32s\"", s);
-            return bad(r, col_names[c], msg);
-        }
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10) {
-            snprintf(msg, sizeof(msg), "%.32s is out of range (at most %llu)", s,
-                     (unsigned long long)max);
-            return bad(r, col_names[c], msg);
-        }
-        v = v * 10 + d;
-    }
-    *v_p = v;
-    return KVT_OK;
+    return kvt_csv_uint(&r->in, col_names[c], r->fields[r->col[c]], max, v_p);
 }
 
 /* Days from 1970-01-01 to y-m-d, proleptic Gregorian (H. Hinnant's days_from_civil). */
@@ -225,8 +180,9 @@ static unsigned pick_prompt(uint64_t row)
     return PROMPTS - 1;
 }
 
-static kvt_status_t one_row(az_t *r, size_t n)
+static kvt_status_t one_row(void *self, size_t n)
 {
+    az_t *r = self;
     kvt_trace_t *t = r->t;
     uint64_t ctx, gen;
     int64_t us = 0;
@@ -269,8 +225,7 @@ static kvt_status_t one_row(az_t *r, size_t n)
         uint64_t key = shared ? (uint64_t)(k + 1) << 56 | j : FRESH_KEY_BASE + r->next_key++;
         st = kvt_trace_add_block(t, key, shared ? KVT_BLOCK_SYSTEM : KVT_BLOCK_USER);
         if (st != KVT_OK) {
-            return kvt_error_set(r->err, st, "%s:%llu: %s", r->path, (unsigned long long)r->line,
-                                 kvt_status_str(st));
+            return kvt_status_error(r->in.err, st, r->in.path, r->in.line);
         }
     }
     r->rows++;
@@ -280,54 +235,19 @@ static kvt_status_t one_row(az_t *r, size_t n)
 kvt_status_t kvt_read_azure(FILE *f, const char *path, uint32_t bt, kvt_trace_t *t,
                             kvt_error_t *err)
 {
-    az_t r = {.path = path, .err = err, .t = t, .bt = bt};
-    char *line = NULL;
-    size_t cap = 0, n = 0;
-    ssize_t got;
-    bool have_header = false;
-    kvt_status_t st = KVT_OK;
+    static const kvt_csv_ops_t ops = {split, header, one_row};
+    az_t r = {.t = t, .bt = bt};
+    kvt_status_t st;
 
     if (bt == 0) {
         return kvt_error_set(err, KVT_ERR_INVALID, "%s: block_tokens must be positive", path);
     }
-    while ((got = getline(&line, &cap, f)) != -1) {
-        size_t len = (size_t)got;
-        char *s = line;
-        r.line++;
-        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) {
-            len--;
-        }
-        s[len] = '\0';
-        if (r.line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
-            s += 3; /* UTF-8 byte order mark */
-            len -= 3;
-        }
-        if (memchr(s, '\0', len) != NULL) {
-            st = bad(&r, NULL, "NUL byte in line");
-            break;
-        }
-        if (strspn(s, " \t") == len) {
-            continue; /* blank line */
-        }
-        if ((st = split(&r, s, &n)) != KVT_OK) {
-            break;
-        }
-        st = have_header ? one_row(&r, n) : header(&r, n);
-        if (st != KVT_OK) {
-            break;
-        }
-        have_header = true;
-    }
-    if (st == KVT_OK && ferror(f)) {
-        st = kvt_error_set(err, KVT_ERR_IO, "%s: read error", path);
-    }
-    if (st == KVT_OK && !have_header) {
-        st = kvt_error_set(err, KVT_ERR_PARSE, "%s: no header line", path);
-    }
+    kvt_line_reader_init(&r.in, f, path, err);
+    st = kvt_csv_read(&r.in, &ops, &r);
     if (st == KVT_OK && t->info.requests == 0) {
         st = kvt_error_set(err, KVT_ERR_PARSE, "%s: no requests", path);
     }
-    free(line);
+    kvt_line_reader_fini(&r.in);
     free(r.fields);
     return st;
 }

@@ -10,6 +10,7 @@
  * Lines are read one at a time (getline) and parsed one at a time; every malformed line fails the
  * load with the file, the line number and the field.
  */
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 #include "sim/trace_readers.h"
 
@@ -21,16 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct line_ctx {
-    const char *path;
-    uint64_t line;
-    kvt_error_t *err;
-} line_ctx_t;
+typedef kvt_line_reader_t line_ctx_t; /* path, line number, error */
 
 static kvt_status_t bad(const line_ctx_t *c, const char *field, const char *msg)
 {
-    return kvt_error_set(c->err, KVT_ERR_PARSE, "%s:%llu: %s%s%s", c->path,
-                         (unsigned long long)c->line, field ? field : "", field ? ": " : "", msg);
+    return kvt_line_bad(c, field, msg);
 }
 
 /* A non-negative integer field (required). */
@@ -87,13 +83,8 @@ static kvt_status_t get_chain(const line_ctx_t *c, const cJSON *o, uint64_t inpu
                  (unsigned long long)input, (unsigned long long)want, bt);
         return bad(c, "hash_ids", msg);
     }
-    if (n > *cap_p) {
-        uint64_t *k = realloc(*keys_p, n * sizeof(*k));
-        if (k == NULL) {
-            return kvt_error_set(c->err, KVT_ERR_NO_MEMORY, "%s: out of memory", c->path);
-        }
-        *keys_p = k;
-        *cap_p = n;
+    if (!kvt_grow_array((void **)keys_p, cap_p, n, sizeof(**keys_p))) {
+        return kvt_no_memory(c->err, c->path);
     }
     size_t i = 0;
     const cJSON *e;
@@ -169,16 +160,11 @@ static kvt_status_t one_line(reader_state_t *rs, const line_ctx_t *c, const cJSO
             content = KVT_BLOCK_TOOL;
         }
         if (kvt_idmap_intern(&rs->chats, chat, &chat_idx) != KVT_OK) {
-            return kvt_error_set(c->err, KVT_ERR_NO_MEMORY, "%s: out of memory", c->path);
+            return kvt_no_memory(c->err, c->path);
         }
-        if (chat_idx >= rs->chat_cap) {
-            size_t nc = rs->chat_cap ? rs->chat_cap * 2 : 1024;
-            uint64_t *q = realloc(rs->chat_req, nc * sizeof(*q));
-            if (q == NULL) {
-                return kvt_error_set(c->err, KVT_ERR_NO_MEMORY, "%s: out of memory", c->path);
-            }
-            rs->chat_req = q;
-            rs->chat_cap = nc;
+        if (!kvt_grow_array((void **)&rs->chat_req, &rs->chat_cap, (size_t)chat_idx + 1,
+                            sizeof(*rs->chat_req))) {
+            return kvt_no_memory(c->err, c->path);
         }
     }
     uint32_t session = parent != KVT_NO_PARENT ? kvt_trace_session_of(t, parent)
@@ -186,15 +172,14 @@ static kvt_status_t one_line(reader_state_t *rs, const line_ctx_t *c, const cJSO
     kvt_transition_t tr = parent != KVT_NO_PARENT ? KVT_TRANS_NEXT_TURN : KVT_TRANS_NEW_SESSION;
     if (kvt_trace_begin_request(t, ts, (uint32_t)in, (uint32_t)out, session, tr, parent,
                                 content) != KVT_OK) {
-        return kvt_error_set(c->err, KVT_ERR_NO_MEMORY, "%s: out of memory", c->path);
+        return kvt_no_memory(c->err, c->path);
     }
     if (rs->format == KVT_TRACE_BAILIAN) {
         rs->chat_req[chat_idx] = t->info.requests - 1;
     }
     for (size_t i = 0; i < n; i++) {
         if ((st = kvt_trace_add_block(t, rs->keys[i], KVT_BLOCK_INFER)) != KVT_OK) {
-            return kvt_error_set(c->err, st, "%s:%llu: %s", c->path,
-                                 (unsigned long long)c->line, kvt_status_str(st));
+            return kvt_status_error(c->err, st, c->path, c->line);
         }
     }
     return KVT_OK;
@@ -204,53 +189,25 @@ kvt_status_t kvt_read_jsonl(FILE *f, const char *path, kvt_trace_format_t format
                             kvt_trace_t *t, kvt_error_t *err)
 {
     reader_state_t rs = {.format = format, .bt = bt};
-    line_ctx_t c = {.path = path, .err = err};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    kvt_status_t st = KVT_OK;
+    line_ctx_t c;
+    cJSON *o;
+    kvt_status_t st;
 
     if (kvt_idmap_init(&rs.chats, 1024) != KVT_OK) {
-        return kvt_error_set(err, KVT_ERR_NO_MEMORY, "%s: out of memory", path);
+        return kvt_no_memory(err, path);
     }
-    while ((len = getline(&line, &cap, f)) != -1) {
-        c.line++;
-        size_t i = 0;
-        while (i < (size_t)len && strchr(" \t\r\n", line[i]) != NULL) {
-            i++;
-        }
-        if (i == (size_t)len) {
-            continue; /* blank line */
-        }
-        const char *end = NULL;
-        cJSON *o = cJSON_ParseWithLengthOpts(line, (size_t)len, &end, false);
-        if (o == NULL || !cJSON_IsObject(o)) {
-            cJSON_Delete(o);
-            st = bad(&c, NULL, "not a JSON object");
-            break;
-        }
-        size_t rest = (size_t)(end - line);
-        while (rest < (size_t)len && strchr(" \t\r\n", line[rest]) != NULL && line[rest] != 0) {
-            rest++;
-        }
-        if (rest < (size_t)len) {
-            cJSON_Delete(o);
-            st = bad(&c, NULL, "unexpected text after the JSON object");
-            break;
-        }
+    kvt_line_reader_init(&c, f, path, err);
+    while ((st = kvt_line_next_json(&c, &o)) == KVT_OK && o != NULL) {
         st = one_line(&rs, &c, o, t);
         cJSON_Delete(o);
         if (st != KVT_OK) {
             break;
         }
     }
-    if (st == KVT_OK && ferror(f)) {
-        st = kvt_error_set(err, KVT_ERR_IO, "%s: read error", path);
-    }
     if (st == KVT_OK && t->info.requests == 0) {
         st = kvt_error_set(err, KVT_ERR_PARSE, "%s: no requests", path);
     }
-    free(line);
+    kvt_line_reader_fini(&c);
     free(rs.keys);
     free(rs.chat_req);
     kvt_idmap_fini(&rs.chats);

@@ -17,6 +17,7 @@
  */
 #include "sim/chunk_hash.h"
 #include "sim/json_pull.h"
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 #include "sim/trace_readers.h"
 
@@ -58,28 +59,7 @@ typedef struct sg {
 
 static kvt_status_t oom(const sg_t *r)
 {
-    return kvt_error_set(r->err, KVT_ERR_NO_MEMORY, "%s: out of memory", r->path);
-}
-
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) {
-        return true;
-    }
-    size_t n = *cap ? *cap : 256;
-    while (n < need) {
-        if (n > SIZE_MAX / 2 / elem) {
-            return false;
-        }
-        n *= 2;
-    }
-    void *q = realloc(*p, n * elem);
-    if (q == NULL) {
-        return false;
-    }
-    *p = q;
-    *cap = n;
-    return true;
+    return kvt_no_memory(r->err, r->path);
 }
 
 static kvt_status_t bad(const sg_t *r, uint64_t line, const char *member, const char *msg)
@@ -97,7 +77,7 @@ static kvt_status_t text_sink(void *ctx, const char *bytes, size_t n)
         r->too_long = true; /* reported once the string is read */
         return KVT_OK;
     }
-    if (!grow((void **)&r->text, &r->cap, r->len + n, 1)) {
+    if (!kvt_grow_array((void **)&r->text, &r->cap, r->len + n, 1)) {
         return oom(r);
     }
     memcpy(r->text + r->len, bytes, n);
@@ -129,7 +109,7 @@ static kvt_status_t request(sg_t *r, uint64_t line, uint64_t out)
         return oom(r);
     }
     size_t n = r->ch.nkeys;
-    if (!grow((void **)&r->keys, &r->cap_keys, n + 1, sizeof(*r->keys))) {
+    if (!kvt_grow_array((void **)&r->keys, &r->cap_keys, n + 1, sizeof(*r->keys))) {
         return oom(r);
     }
     if (n > 0) {
@@ -152,8 +132,8 @@ static kvt_status_t request(sg_t *r, uint64_t line, uint64_t out)
         }
         session = t->max_session;
     }
-    if (!grow((void **)&r->rounds, &r->cap_rounds, (size_t)session + 1, sizeof(*r->rounds)) ||
-        !grow((void **)&r->reqs, &r->cap_reqs, t->info.requests + 1, sizeof(*r->reqs))) {
+    if (!kvt_grow_array((void **)&r->rounds, &r->cap_rounds, (size_t)session + 1, sizeof(*r->rounds)) ||
+        !kvt_grow_array((void **)&r->reqs, &r->cap_reqs, t->info.requests + 1, sizeof(*r->reqs))) {
         return oom(r);
     }
     if (parent == KVT_NO_PARENT) {

@@ -15,6 +15,7 @@
  * fails the load with the file, the line and the field.
  */
 #include "sim/chunk_hash.h"
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 #include "sim/trace_readers.h"
 
@@ -29,9 +30,7 @@
 #define MAX_PROMPT (1u << 24) /* tokens, as the other readers */
 
 typedef struct tok {
-    const char *path;
-    uint64_t line;
-    kvt_error_t *err;
+    kvt_line_reader_t in; /* path, line number, error */
     kvt_trace_t *t;
     uint32_t bt;
     kvt_chunker_t ch;
@@ -41,13 +40,12 @@ typedef struct tok {
 
 static kvt_status_t bad(const tok_t *r, const char *field, const char *msg)
 {
-    return kvt_error_set(r->err, KVT_ERR_PARSE, "%s:%llu: %s%s%s", r->path,
-                         (unsigned long long)r->line, field ? field : "", field ? ": " : "", msg);
+    return kvt_line_bad(&r->in, field, msg);
 }
 
 static kvt_status_t oom(const tok_t *r)
 {
-    return kvt_error_set(r->err, KVT_ERR_NO_MEMORY, "%s: out of memory", r->path);
+    return kvt_no_memory(r->in.err, r->in.path);
 }
 
 /* A non-negative integer member (required), at most max. */
@@ -131,14 +129,8 @@ static kvt_status_t one_line(tok_t *r, const cJSON *o)
         i++;
     }
     size_t nk = r->ch.nkeys;
-    if (nk + 1 > r->cap_keys) {
-        size_t cap = r->ch.cap + 1;
-        uint64_t *k = realloc(r->keys, cap * sizeof(*k));
-        if (k == NULL) {
-            return oom(r);
-        }
-        r->keys = k;
-        r->cap_keys = cap;
+    if (!kvt_grow_array((void **)&r->keys, &r->cap_keys, nk + 1, sizeof(*r->keys))) {
+        return oom(r);
     }
     if (nk > 0) {
         memcpy(r->keys, r->ch.keys, nk * sizeof(*r->keys));
@@ -166,8 +158,7 @@ static kvt_status_t one_line(tok_t *r, const cJSON *o)
         st = kvt_trace_add_block(t, r->keys[j],
                                  parent != KVT_NO_PARENT ? KVT_BLOCK_INFER : KVT_BLOCK_USER);
         if (st != KVT_OK) {
-            return kvt_error_set(r->err, st, "%s:%llu: %s", r->path, (unsigned long long)r->line,
-                                 kvt_status_str(st));
+            return kvt_status_error(r->in.err, st, r->in.path, r->in.line);
         }
     }
     return KVT_OK;
@@ -176,54 +167,26 @@ static kvt_status_t one_line(tok_t *r, const cJSON *o)
 kvt_status_t kvt_read_tokens(FILE *f, const char *path, uint32_t bt, kvt_trace_t *t,
                              kvt_error_t *err)
 {
-    tok_t r = {.path = path, .err = err, .t = t, .bt = bt};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    kvt_status_t st = KVT_OK;
+    tok_t r = {.t = t, .bt = bt};
+    cJSON *o;
+    kvt_status_t st;
 
     if (bt == 0) {
         return kvt_error_set(err, KVT_ERR_INVALID, "%s: block_tokens must be positive", path);
     }
+    kvt_line_reader_init(&r.in, f, path, err);
     kvt_chunker_init(&r.ch, (size_t)bt * 4);
-    while ((len = getline(&line, &cap, f)) != -1) {
-        r.line++;
-        size_t i = 0;
-        while (i < (size_t)len && strchr(" \t\r\n", line[i]) != NULL) {
-            i++;
-        }
-        if (i == (size_t)len) {
-            continue; /* blank line */
-        }
-        const char *end = NULL;
-        cJSON *o = cJSON_ParseWithLengthOpts(line, (size_t)len, &end, false);
-        if (o == NULL || !cJSON_IsObject(o)) {
-            cJSON_Delete(o);
-            st = bad(&r, NULL, "not a JSON object");
-            break;
-        }
-        size_t rest = (size_t)(end - line);
-        while (rest < (size_t)len && line[rest] != '\0' && strchr(" \t\r\n", line[rest]) != NULL) {
-            rest++;
-        }
-        if (rest < (size_t)len) {
-            cJSON_Delete(o);
-            st = bad(&r, NULL, "unexpected text after the JSON object");
-            break;
-        }
+    while ((st = kvt_line_next_json(&r.in, &o)) == KVT_OK && o != NULL) {
         st = one_line(&r, o);
         cJSON_Delete(o);
         if (st != KVT_OK) {
             break;
         }
     }
-    if (st == KVT_OK && ferror(f)) {
-        st = kvt_error_set(err, KVT_ERR_IO, "%s: read error", path);
-    }
     if (st == KVT_OK && t->info.requests == 0) {
         st = kvt_error_set(err, KVT_ERR_PARSE, "%s: no requests", path);
     }
-    free(line);
+    kvt_line_reader_fini(&r.in);
     free(r.keys);
     kvt_chunker_fini(&r.ch);
     return st;

@@ -9,6 +9,7 @@
  * requests by arrival with a stable sort (ties keep file order) and drops the building state,
  * leaving only what replay needs.
  */
+#include "sim/reader_util.h"
 #include "sim/trace_build.h"
 
 #include <stdlib.h>
@@ -48,20 +49,7 @@ const char *kvt_transition_name(kvt_transition_t t)
 
 static kvt_status_t grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap) {
-        return KVT_OK;
-    }
-    size_t n = *cap ? *cap : 1024;
-    while (n < need) {
-        n *= 2;
-    }
-    void *q = realloc(*p, n * elem);
-    if (q == NULL) {
-        return KVT_ERR_NO_MEMORY;
-    }
-    *p = q;
-    *cap = n;
-    return KVT_OK;
+    return kvt_grow_array(p, cap, need, elem) ? KVT_OK : KVT_ERR_NO_MEMORY;
 }
 
 kvt_status_t kvt_trace_new(const char *origin, kvt_trace_format_t format, uint32_t block_tokens,
