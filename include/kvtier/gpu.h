@@ -17,6 +17,7 @@ typedef struct kvt_gpu_spec {
     double host_link_GBps;    /* host link, one direction, 1e9 B/s */
     const char *host_link;    /* "PCIe Gen5 x16" */
     const char *note;         /* where the figures come from */
+    double usd_per_hour;      /* indicative on-demand cloud price of one GPU-hour (assumption) */
 } kvt_gpu_spec_t;
 
 KVT_API size_t kvt_gpu_count(void);

@@ -30,6 +30,7 @@ typedef struct kvt_proj_opts {
     double efficiency;             /* fraction of dense bf16 peak achieved, default 0.613 */
     double overhead_s;             /* fixed cost per prefill, default 0.020 s */
     double *ttft_sorted_out;       /* optional, n doubles: every request's TTFT, ascending */
+    double usd_per_gpu_hour;       /* price for the cost figure; 0 = the GPU catalog's */
 } kvt_proj_opts_t;
 
 KVT_API void kvt_proj_opts_init(kvt_proj_opts_t *opts);
@@ -45,6 +46,7 @@ typedef struct kvt_proj_result {
     double makespan_s;                /* first arrival to last completion */
     double tokens_per_s;              /* input tokens / makespan */
     double utilization;               /* busy / (instances x makespan) */
+    double usd_per_mtok;              /* busy GPU time x price per million input tokens */
 } kvt_proj_result_t;
 
 /* Prefill FLOPs for n new tokens after c cached tokens: 2 P_active n + 4 L H d (n c + n^2 / 2). */

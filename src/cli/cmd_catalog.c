@@ -137,14 +137,15 @@ int kvt_cmd_gpus(int argc, char **argv)
     if (rc != CONTINUE) {
         return rc;
     }
-    kvt_table_init(&t, 6);
-    t.right[2] = t.right[3] = t.right[4] = true;
+    kvt_table_init(&t, 7);
+    t.right[2] = t.right[3] = t.right[4] = t.right[6] = true;
     kvt_table_cell(&t, "name");
     kvt_table_cell(&t, "device");
     kvt_table_cell(&t, "memory");
     kvt_table_cell(&t, "HBM GB/s");
     kvt_table_cell(&t, "bf16 TFLOP/s");
     kvt_table_cell(&t, "host link");
+    kvt_table_cell(&t, "$/h (assumed)");
     kvt_json_init(&w, true);
     kvt_json_begin_array(&w, NULL);
     for (size_t i = 0; i < kvt_gpu_count(); i++) {
@@ -155,6 +156,7 @@ int kvt_cmd_gpus(int argc, char **argv)
         kvt_table_cell(&t, "%.0f", g->hbm_GBps);
         kvt_table_cell(&t, "%.0f", g->bf16_tflops);
         kvt_table_cell(&t, "%s, %.0f GB/s", g->host_link, g->host_link_GBps);
+        kvt_table_cell(&t, "%.2f", g->usd_per_hour);
         kvt_json_begin_object(&w, NULL);
         kvt_json_str(&w, "name", g->name);
         kvt_json_str(&w, "display", g->display);
@@ -164,6 +166,7 @@ int kvt_cmd_gpus(int argc, char **argv)
         kvt_json_double(&w, "host_link_GBps", g->host_link_GBps);
         kvt_json_str(&w, "host_link", g->host_link);
         kvt_json_str(&w, "note", g->note);
+        kvt_json_double(&w, "usd_per_hour", g->usd_per_hour);
         kvt_json_end_object(&w);
     }
     kvt_json_end_array(&w);

@@ -161,13 +161,13 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
         goto out;
     }
     kvt_table_t t;
-    kvt_table_init(&t, 8);
-    for (int k = 1; k < 8; k++) {
+    kvt_table_init(&t, 9);
+    for (int k = 1; k < 9; k++) {
         t.right[k] = true;
     }
     const char *head[] = {"policy", "hit rate", "from HBM", "from lower tiers", "TTFT p50",
-                          "p90", "p99", "prefill GPU-h saved"};
-    for (int k = 0; k < 8; k++) {
+                          "p90", "p99", "prefill GPU-h saved", "$/Mtok"};
+    for (int k = 0; k < 9; k++) {
         kvt_table_cell(&t, "%s", head[k]);
     }
     kvt_json_str(w, "node", node.name);
@@ -201,6 +201,7 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
         kvt_table_cell(&t, "%.3f s", pr.ttft_p90_s);
         kvt_table_cell(&t, "%.3f s", pr.ttft_p99_s);
         kvt_table_cell(&t, "%.2f", (pr.prefill_gpu_s_no_cache - pr.prefill_gpu_s) / 3600);
+        kvt_table_cell(&t, "%.4f", pr.usd_per_mtok);
     }
     kvt_json_end_array(w);
     for (int q = 1; q <= NQ && rc == KVT_EXIT_OK && in->requests > 0; q++) {

@@ -182,7 +182,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
     kvt_json_begin_array(&w, "runs");
 
     kvt_table_t t;
-    kvt_table_init(&t, 6 + ntiers);
+    kvt_table_init(&t, 7 + ntiers);
     for (size_t k = 1; k < t.ncols; k++) {
         t.right[k] = true;
     }
@@ -195,6 +195,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
     kvt_table_cell(&t, "p90");
     kvt_table_cell(&t, "p99");
     kvt_table_cell(&t, "prefill GPU-h saved");
+    kvt_table_cell(&t, "$/Mtok");
 
     int rc = KVT_EXIT_OK;
     /* the baseline first: what an engine's own prefix cache gives (HBM only, LRU) */
@@ -227,6 +228,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         kvt_table_cell(&t, "%.3f s", pr.ttft_p90_s);
         kvt_table_cell(&t, "%.3f s", pr.ttft_p99_s);
         kvt_table_cell(&t, "%.2f", (pr.prefill_gpu_s_no_cache - pr.prefill_gpu_s) / 3600);
+        kvt_table_cell(&t, "%.4f", pr.usd_per_mtok);
     }
     kvt_json_end_array(&w);
     kvt_json_end_object(&w);

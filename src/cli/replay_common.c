@@ -67,6 +67,7 @@ void kvt_cli_json_node_run(kvt_json_t *w, const char *label, const kvt_node_desc
     kvt_json_double(w, "prefill_gpu_s_no_cache", pr->prefill_gpu_s_no_cache);
     kvt_json_double(w, "tokens_per_s", pr->tokens_per_s);
     kvt_json_double(w, "utilization", pr->utilization);
+    kvt_json_double(w, "usd_per_mtok", pr->usd_per_mtok);
     kvt_json_end_object(w);
     kvt_json_end_object(w);
 }

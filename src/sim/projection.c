@@ -394,6 +394,12 @@ kvt_status_t kvt_project(const kvt_proj_request_t *reqs, size_t n, const kvt_pro
         r.tokens_per_s = input_sum / end_max;
         r.utilization = r.busy_s / ((double)node->instances * end_max);
     }
+    /* cost: the GPU time the prefills kept an instance busy, at the hourly price, per million
+     * input tokens (idle time is not charged: a fleet is sized to its load) */
+    double price = o.usd_per_gpu_hour > 0 ? o.usd_per_gpu_hour : node->gpu->usd_per_hour;
+    if (input_sum > 0) {
+        r.usd_per_mtok = r.busy_s / 3600 * price / (input_sum / 1e6);
+    }
     free(ttft);
     free(free_at);
     *result_p = r;

@@ -38,6 +38,7 @@ static void test_entries_sane(void **state)
         assert_true(g->hbm_GBps > 500 && g->hbm_GBps < 20000);
         assert_true(g->bf16_tflops > 100 && g->bf16_tflops < 5000);
         assert_true(g->host_link_GBps >= 32);
+        assert_true(g->usd_per_hour > 0 && g->usd_per_hour < 20);
         assert_true(strlen(g->display) > 0 && strlen(g->note) > 0);
         for (size_t j = i + 1; j < kvt_gpu_count(); j++) {
             assert_string_not_equal(g->name, kvt_gpu_at(j)->name);

@@ -260,6 +260,12 @@ static void test_queue_one_instance(void **state)
     near(r.makespan_s, 4.75, 1e-12);
     near(r.tokens_per_s, 736.842105263, 1e-10);
     near(r.utilization, 1.0, 1e-12);
+    /* cost: 4.75 busy GPU-seconds at the H100's catalog price of $2.99/h for 3500 input tokens:
+     * 4.75 / 3600 x 2.99 / 0.0035 = $1.127182540 per million tokens */
+    near(r.usd_per_mtok, 4.75 / 3600 * 2.99 / 0.0035, 1e-9);
+    o.usd_per_gpu_hour = 10;
+    assert_int_equal(kvt_project(q, 3, &o, &r, &err), KVT_OK);
+    near(r.usd_per_mtok, 4.75 / 3600 * 10 / 0.0035, 1e-9);
 
     /* The same arrivals shifted by an hour: only relative times matter. */
     for (int i = 0; i < 3; i++) {
