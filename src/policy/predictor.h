@@ -1,8 +1,9 @@
 /*
  * Internal: the Bayesian reuse predictor.
  *
- * A block's class is decided at each access from what is known then: its block type, the
- * request's transition (the 16 base classes), whether it is the partial last block of its chain,
+ * A block's class is decided at each access from what is known then: its kind (system prefix or
+ * the session's own content, from its block type), the request's transition, whether it is the
+ * partial last block of its chain (these 16 are the base classes),
  * the depth of the session (turns so far), the length of the chain and how often the block was
  * accessed before. For each class the
  * predictor keeps a Beta posterior of "this block is accessed again" (success: the next access
@@ -17,7 +18,8 @@
 
 #define KVT_PRED_DEPTHS     6  /* session turns so far: 0, 1, 2, 3, 4, 5+ */
 #define KVT_PRED_LENGTHS    7  /* chain blocks: <2, <4, <8, <16, <32, <64, more */
-#define KVT_PRED_PARENTS    (4 * 4 * 2) /* block type x transition x partial */
+#define KVT_PRED_KINDS      2  /* system prefix, or the session's own content */
+#define KVT_PRED_PARENTS    (KVT_PRED_KINDS * 4 * 2) /* kind x transition x partial */
 #define KVT_PRED_REUSES     3  /* times the block was accessed before: 0, 1, 2+ */
 #define KVT_PRED_CLASSES    (KVT_PRED_PARENTS * KVT_PRED_DEPTHS * KVT_PRED_LENGTHS * KVT_PRED_REUSES)
 #define KVT_PRED_GAP_BUCKETS 44 /* log2 buckets of microseconds */
