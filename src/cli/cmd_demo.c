@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: kvtier demo [--out DIR] [--sessions N] [--seed N] [--node NAME|FILE] [--no-plots]\n"
-    "                   [--json]\n"
+    "usage: kvtier demo [--out DIR] [--sessions N] [--seed N] [--node NAME|FILE]\n"
+    "                   [--instances N] [--no-plots] [--json]\n"
     "\n"
     "Replay the built-in mixed workload against every policy: single-tier hit rates over a\n"
     "range of capacities, then the node's tiers with the TTFT projection beside HBM only.\n"
     "Writes results.json, hitrate.dat, ttft.dat and (with gnuplot) hitrate.png, ttft.png to\n"
-    "the output directory (default ./kvtier-demo).\n";
+    "the output directory (default ./kvtier-demo). --instances sets how many of the node's GPUs\n"
+    "serve the workload (default 1: one GPU's HBM in front of the node's shared lower tiers).\n";
 
 #define V "demo"
 #define NFRAC 7
@@ -38,6 +39,7 @@ static const double fractions[NFRAC] = {0.005, 0.01, 0.02, 0.05, 0.10, 0.20, 0.5
 
 typedef struct demo_cli {
     const char *out, *node;
+    uint32_t instances;
     kvt_gen_opts_t gen;
     bool plots, json;
 } demo_cli_t;
@@ -145,6 +147,11 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
     const kvt_trace_info_t *in = kvt_trace_info(trace);
     kvt_status_t st = access(c->node, R_OK) == 0 ? kvt_node_load(c->node, &node, &err)
                                                  : kvt_node_builtin(c->node, &node, &err);
+    if (st == KVT_OK && c->instances != 0) {
+        /* fewer (or more) GPUs of the same kind: HBM scales with them, lower tiers are shared */
+        node.tiers[0].capacity_bytes = node.tiers[0].capacity_bytes / node.instances * c->instances;
+        node.instances = c->instances;
+    }
     if (st == KVT_OK) {
         st = kvt_model_load_catalog(node.model, &model, &err);
     }
@@ -214,8 +221,8 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
         fprintf(f, "\n");
     }
     if (rc == KVT_EXIT_OK && !c->json) {
-        printf("node %s: %u x %s serving %s; lower tiers beside HBM only\n", node.name,
-               node.instances, node.gpu->name, node.model);
+        printf("node %s with %u x %s serving %s: the node's lower tiers beside HBM only\n",
+               node.name, node.instances, node.gpu->name, node.model);
         kvt_table_print(&t, stdout, "  ");
         printf("\n");
     }
@@ -275,9 +282,10 @@ int kvt_cmd_demo(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},  {"sessions", required_argument, NULL, 's'},
         {"seed", required_argument, NULL, 'S'}, {"node", required_argument, NULL, 'n'},
         {"no-plots", no_argument, NULL, 'P'},   {"json", no_argument, NULL, 'j'},
+        {"instances", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
-    demo_cli_t c = {.out = "kvtier-demo", .node = "h100-node", .plots = true};
+    demo_cli_t c = {.out = "kvtier-demo", .node = "h100-node", .plots = true, .instances = 1};
     int opt;
 
     kvt_gen_opts_init(&c.gen);
@@ -292,6 +300,7 @@ int kvt_cmd_demo(int argc, char **argv)
         case 's': ok = kvt_arg_u64(V, "--sessions", optarg, 1, 1000000, &c.gen.sessions); break;
         case 'S': ok = kvt_arg_u64(V, "--seed", optarg, 0, UINT64_MAX, &c.gen.seed); break;
         case 'n': c.node = optarg; break;
+        case 'i': ok = kvt_arg_u32(V, "--instances", optarg, 1, 4096, &c.instances); break;
         case 'P': c.plots = false; break;
         case 'j': c.json = true; break;
         case 'h': fputs(help, stdout); return KVT_EXIT_OK;
