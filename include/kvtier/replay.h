@@ -62,7 +62,9 @@ KVT_API kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_o
  * in blocks is capacity_bytes / (kv_bytes_per_token x block_tokens). New blocks are admitted to
  * T0. A block evicted from tier k is demoted to tier k+1 (demote, not drop) unless it is already
  * there; a block evicted from the last tier is dropped. A hit in a lower tier promotes the block
- * to T0 (a copy: the lower tier keeps it and counts the hit). The prefix match at arrival counts
+ * to T0 (a copy: the lower tier keeps it and counts the hit). Given the model, a tier where a
+ * block's fetch (latency + bytes / read bandwidth) costs more than its recompute is skipped:
+ * keeping KV there would not pay. The prefix match at arrival counts
  * a block as cached if any tier holds it and attributes its tokens to the fastest tier holding
  * it. Belady in this mode is per tier: each tier evicts the block it holds whose next use is
  * farthest -- greedy per tier, not the joint optimum of the hierarchy.
@@ -74,6 +76,9 @@ typedef struct kvt_node_replay_opts {
     uint64_t kv_bytes_per_token; /* required: the node model's KV bytes per token */
     uint32_t tiers;              /* use only the first N tiers (0 = all): N = 1 is HBM only */
     bool record;                 /* keep per-request hits per tier, for kvt_project() */
+    const kvt_model_t *model;    /* optional: with it, a tier from which fetching a block takes
+                                  * longer than recomputing it (kvt_prefill_flops at the
+                                  * projection's default efficiency) receives no demotions */
     kvt_progress_cb_t progress;
     void *progress_arg;
 } kvt_node_replay_opts_t;
@@ -82,6 +87,9 @@ KVT_API void kvt_node_replay_opts_init(kvt_node_replay_opts_t *opts);
 
 typedef struct kvt_tier_stats {
     uint64_t capacity_blocks;
+    double fetch_s;        /* one block from this tier (0 for T0) */
+    double recompute_s;    /* one block recomputed (0 without a model) */
+    bool skipped;          /* fetching costs more than recomputing: nothing is demoted here */
     uint64_t hit_tokens;   /* prefix tokens served from this tier (it was the fastest holding them) */
     uint64_t hit_blocks;
     uint64_t insertions;   /* admissions (T0) and demotions into the tier */

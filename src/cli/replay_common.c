@@ -20,6 +20,7 @@ kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_desc_t *n
     o.kv_bytes_per_token = bpt;
     o.tiers = tiers;
     o.record = true;
+    o.model = model;
     o.progress = progress;
     o.progress_arg = (void *)policy;
     if ((st = kvt_node_replay_run(trace, &o, r, err)) != KVT_OK) {
@@ -54,6 +55,9 @@ void kvt_cli_json_node_run(kvt_json_t *w, const char *label, const kvt_node_desc
         kvt_json_u64(w, "hit_blocks", r->tiers[k].hit_blocks);
         kvt_json_u64(w, "insertions", r->tiers[k].insertions);
         kvt_json_u64(w, "evictions", r->tiers[k].evictions);
+        kvt_json_double(w, "fetch_s", r->tiers[k].fetch_s);
+        kvt_json_double(w, "recompute_s", r->tiers[k].recompute_s);
+        kvt_json_bool(w, "skipped", r->tiers[k].skipped);
         kvt_json_end_object(w);
     }
     kvt_json_end_array(w);

@@ -42,6 +42,9 @@ typedef struct kvt_policy_cfg {
     uint64_t capacity;     /* blocks the cache holds */
     uint32_t block_tokens;
     bool tail_first;       /* belady: among blocks next used by one request, evict the tail */
+    void *upper;           /* multi-tier: the same policy's instance in the tier above, whose
+                            * learning a policy may share (the top tier sees every access);
+                            * NULL for the top tier */
 } kvt_policy_cfg_t;
 
 #define KVT_POLICY_NEEDS_FUTURE 1u

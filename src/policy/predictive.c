@@ -26,6 +26,10 @@
  * The predictor learns between requests (reuses seen in a request are applied at the next), so
  * within a request every value is fixed and cached per class.
  *
+ * In a node's tiers, the instances below the top share the top tier's predictor and its view of
+ * each block (class, last access): the top tier sees every access, the others only what reaches
+ * them, so only the top one learns.
+ *
  * T is measured from a ring of the last `capacity` admission times (8 bytes per cached block)
  * and taken as 60 s until the cache has admitted that many. (An average of evicted blocks' ages
  * was tried first and collapses: evicting young blocks shortens T, which makes young blocks look
@@ -56,7 +60,10 @@ typedef struct reuse {
 } reuse_t;
 
 typedef struct predictive {
-    kvt_predictor_t pred;
+    kvt_predictor_t own;    /* the top tier's predictor */
+    kvt_predictor_t *pred;  /* own, or the top tier's for the tiers below (they do not learn) */
+    const struct predictive *top; /* lower tiers: the top tier's instance, which sees every
+                                   * access and classifies every block; NULL in the top tier */
     kvt_dlinks_t links;
     kvt_dlist_t lists[KVT_PRED_CLASSES];
     uint16_t active[KVT_PRED_CLASSES]; /* the non-empty lists, in no order */
@@ -130,7 +137,14 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     for (uint32_t c = 0; c < KVT_PRED_CLASSES; c++) {
         kvt_dlist_init(&p->lists[c]);
     }
-    kvt_pred_init(&p->pred, NULL);
+    kvt_pred_init(&p->own, NULL);
+    if (cfg->upper != NULL) {
+        const predictive_t *up = cfg->upper;
+        p->top = up->top != NULL ? up->top : up;
+        p->pred = up->pred;
+    } else {
+        p->pred = &p->own;
+    }
     /* a cache larger than the id space never evicts: it needs no T */
     p->admit_cap = cfg->capacity < n ? cfg->capacity : n;
     p->admit_cap = p->admit_cap ? p->admit_cap : 1;
@@ -169,7 +183,7 @@ static void expire(predictive_t *p, uint64_t now)
             break;
         }
         if (p->last_us[e->block] == e->t_us && p->cls[e->block] != NO_CLASS) {
-            kvt_pred_expired(&p->pred, p->cls[e->block]);
+            kvt_pred_expired(p->pred, p->cls[e->block]);
             p->cls[e->block] = NO_CLASS;
         }
         p->ring_head = (p->ring_head + 1) % p->ring_cap;
@@ -204,10 +218,18 @@ static void begin_request(predictive_t *p, const kvt_access_t *a)
     }
     p->t_snap = p->t_char;
     for (uint64_t i = 0; i < p->npending; i++) {
-        kvt_pred_reused(&p->pred, p->pending[i].cls, p->pending[i].gap_us);
+        kvt_pred_reused(p->pred, p->pending[i].cls, p->pending[i].gap_us);
     }
     p->npending = 0;
     expire(p, a->t_us);
+}
+
+/* A lower tier's view of a block: the class the top tier gave it at its last access. */
+static uint16_t class_from_top(const predictive_t *p, const kvt_access_t *a)
+{
+    uint16_t c = p->top->cls[a->block];
+    return c != NO_CLASS ? c
+                         : kvt_pred_class(a->block_type, KVT_TRANS_NEXT_TURN, false, 0, 1, 0);
 }
 
 /* Learn from the access and record the block's new class and time. */
@@ -217,6 +239,12 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
         begin_request(p, a);
     }
     uint32_t b = a->block;
+    if (p->top != NULL) {
+        /* a lower tier learns nothing itself: the top tier sees every access */
+        p->cls[b] = class_from_top(p, a);
+        p->last_us[b] = a->t_us;
+        return p->cls[b];
+    }
     if (p->cls[b] != NO_CLASS) {
         if (p->npending == p->pending_cap) {
             uint64_t cap = p->pending_cap ? p->pending_cap * 2 : 256;
@@ -275,18 +303,18 @@ static void place(predictive_t *p, uint32_t b, uint16_t c)
 
 static double value(predictive_t *p, uint16_t c, double e)
 {
-    double pr = kvt_pred_p_reuse(&p->pred, c);
+    double pr = kvt_pred_p_reuse(p->pred, c);
     double T = p->t_snap;
-    double se = kvt_pred_gap_survival(&p->pred, c, e);
+    double se = kvt_pred_gap_survival(p->pred, c, e);
     double alive = 1 - pr + pr * se;
     if (alive <= 0) {
         return 0;
     }
-    double hit = pr * (se - kvt_pred_gap_survival(&p->pred, c, e + T)) / alive;
+    double hit = pr * (se - kvt_pred_gap_survival(p->pred, c, e + T)) / alive;
     double occupied = 0;
     for (int k = 0; k < 8; k++) {
         double x = e + (k + 0.5) * T / 8;
-        occupied += (1 - pr + pr * kvt_pred_gap_survival(&p->pred, c, x)) / alive * T / 8;
+        occupied += (1 - pr + pr * kvt_pred_gap_survival(p->pred, c, x)) / alive * T / 8;
     }
     return hit / (occupied > MIN_OCCUPIED ? occupied : MIN_OCCUPIED);
 }
@@ -340,7 +368,10 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
     } else {
         /* a demoted block is not an access: nothing to learn; it keeps the class of its last
          * access seen here, or its base class with the engine's last access time */
-        if (p->cls[a->block] == NO_CLASS) {
+        if (p->top != NULL) {
+            p->cls[a->block] = class_from_top(p, a);
+            p->last_us[a->block] = a->last_us;
+        } else if (p->cls[a->block] == NO_CLASS) {
             p->last_us[a->block] = a->last_us;
         }
         c = p->cls[a->block] != NO_CLASS

@@ -38,14 +38,15 @@ typedef struct tier_rt {
     const kvt_policy_ops_t *ops;
     void *ctx;
     uint64_t cap, used;
+    bool skipped; /* not worth holding KV in: demotions pass it by */
 } tier_rt_t;
 
 typedef struct engine {
     tier_rt_t t[KVT_MAX_TIERS];
     uint32_t n;
-    uint8_t *where;       /* bit k: held by tier k */
-    uint64_t *last_us;    /* per block: last access */
-    uint64_t *next_use;   /* per block: next use as of its last access (future-needing policies) */
+    uint8_t *where;     /* bit k: held by tier k */
+    uint64_t *last_us;  /* per block: last access */
+    uint64_t *next_use; /* per block: next use as of its last access (future-needing policies) */
     const uint8_t *types;
     kvt_node_replay_result_t *r;
 } engine_t;
@@ -55,14 +56,17 @@ static void demote(engine_t *e, uint32_t b, uint32_t k, uint64_t now)
 {
     while (k < e->n && b != KVT_NO_BLOCK) {
         tier_rt_t *t = &e->t[k];
-        if ((e->where[b] >> k) & 1 || t->cap == 0) {
-            if (t->cap == 0) {
-                k++;
-                continue;
-            }
+        if (t->cap == 0 || t->skipped) {
+            k++;
+            continue;
+        }
+        if ((e->where[b] >> k) & 1) {
             return; /* already holds a copy */
         }
-        kvt_access_t a = {.block = b, .block_type = e->types[b], .demoted = true, .t_us = now,
+        kvt_access_t a = {.block = b,
+                          .block_type = e->types[b],
+                          .demoted = true,
+                          .t_us = now,
                           .last_us = e->last_us[b],
                           .next_use = e->next_use ? e->next_use[b] : KVT_NEVER};
         bool full = t->used == t->cap;
@@ -149,10 +153,23 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
         kvt_policy_cfg_t cfg = {.nblocks = in->blocks,
                                 .capacity = o.node->tiers[k].capacity_bytes / block_bytes,
                                 .block_tokens = in->block_tokens,
-                                .tail_first = tail_first};
+                                .tail_first = tail_first,
+                                .upper = k > 0 ? e.t[k - 1].ctx : NULL};
         e.t[k].ops = ops;
         e.t[k].cap = cfg.capacity;
         r.tiers[k].capacity_blocks = cfg.capacity;
+        if (k > 0) {
+            const kvt_tier_desc_t *d = &o.node->tiers[k];
+            r.tiers[k].fetch_s = d->latency_us * 1e-6 + (double)block_bytes / (d->read_GBps * 1e9);
+        }
+        if (o.model != NULL && o.node->gpu != NULL) {
+            kvt_proj_opts_t po;
+            kvt_proj_opts_init(&po);
+            r.tiers[k].recompute_s = kvt_prefill_flops(o.model, in->block_tokens, 0) /
+                                     (po.efficiency * o.node->gpu->bf16_tflops * 1e12);
+            e.t[k].skipped = r.tiers[k].skipped =
+                k > 0 && r.tiers[k].fetch_s >= r.tiers[k].recompute_s;
+        }
         if ((st = ops->create(&cfg, &e.t[k].ctx)) != KVT_OK) {
             st = kvt_error_set(err, st, "node replay: cannot create %s for tier %u", ops->name, k);
             goto out;
@@ -181,8 +198,8 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
         r.total.hit_tokens += hit;
         for (uint32_t p = 0; p < m; p++) {
             uint32_t k = (uint32_t)__builtin_ctz(e.where[chain[p]]);
-            uint64_t tok = p + 1 == q->nblocks ? hit - (uint64_t)p * in->block_tokens
-                                               : in->block_tokens;
+            uint64_t tok =
+                p + 1 == q->nblocks ? hit - (uint64_t)p * in->block_tokens : in->block_tokens;
             r.tiers[k].hit_tokens += tok;
             r.tiers[k].hit_blocks++;
             if (o.record) {
@@ -193,8 +210,11 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
             r.requests[i].t_us = q->t_us;
             r.requests[i].input_tokens = q->input_tokens;
         }
-        kvt_access_t a = {.chain_len = q->nblocks, .transition = q->transition,
-                          .session = q->session, .req = i, .t_us = q->t_us};
+        kvt_access_t a = {.chain_len = q->nblocks,
+                          .transition = q->transition,
+                          .session = q->session,
+                          .req = i,
+                          .t_us = q->t_us};
         for (uint32_t p = 0; p < q->nblocks; p++) {
             uint32_t b = chain[p];
             a.block = b;
