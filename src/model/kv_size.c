@@ -122,8 +122,7 @@ static bool is_attention(kvt_layer_kind_t k)
     return k == KVT_LAYER_FULL || k == KVT_LAYER_SLIDING || k == KVT_LAYER_CHUNKED;
 }
 
-static kvt_status_t resolve_opts(const kvt_model_t *model, const kvt_size_opts_t *user,
-                                 size_ctx_t *c)
+static kvt_status_t resolve_opts(const kvt_size_opts_t *user, size_ctx_t *c)
 {
     const kvt_model_info_t *in = c->in;
     kvt_sizing_t *s = c->s;
@@ -177,7 +176,6 @@ static kvt_status_t resolve_opts(const kvt_model_t *model, const kvt_size_opts_t
     s->pp = o.pp;
     s->dp_attention = o.dp_attention;
     s->include_mtp = o.include_mtp;
-    (void)model;
     return KVT_OK;
 }
 
@@ -374,7 +372,7 @@ kvt_status_t kvt_size_compute(const kvt_model_t *model, const kvt_size_opts_t *o
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "out of memory");
     }
     c.s = s;
-    if ((status = resolve_opts(model, opts, &c)) != KVT_OK ||
+    if ((status = resolve_opts(opts, &c)) != KVT_OK ||
         (status = resolve_tp(model, &c)) != KVT_OK) {
         goto err_free;
     }
