@@ -73,6 +73,8 @@ typedef struct predictive {
     uint16_t *list_of;      /* per block: the list holding it when resident */
     uint64_t *last_us;      /* per block: last access time */
     uint8_t *reuses;        /* per block: earlier accesses, saturating */
+    uint32_t *first_session; /* per block: the first session that accessed it */
+    uint8_t *shared;        /* per block: a system prefix, or seen by a second session */
     uint32_t *sess_depth;   /* per session: requests seen */
     uint64_t nsessions;
     expiry_t *ring;         /* accesses in time order, for expiry */
@@ -122,18 +124,24 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->list_of = malloc(n * sizeof(*p->list_of));
     p->last_us = calloc(n, sizeof(*p->last_us));
     p->reuses = calloc(n, 1);
+    p->first_session = malloc(n * sizeof(*p->first_session));
+    p->shared = calloc(n, 1);
     if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->reuses == NULL ||
+        p->first_session == NULL || p->shared == NULL ||
         !kvt_dlinks_init(&p->links, n) || grow_ring(p) != KVT_OK) {
         kvt_dlinks_fini(&p->links);
         free(p->cls);
         free(p->list_of);
         free(p->last_us);
         free(p->reuses);
+        free(p->first_session);
+        free(p->shared);
         free(p->ring);
         free(p);
         return KVT_ERR_NO_MEMORY;
     }
     memset(p->cls, 0xff, n * sizeof(*p->cls));
+    memset(p->first_session, 0xff, n * sizeof(*p->first_session));
     for (uint32_t c = 0; c < KVT_PRED_CLASSES; c++) {
         kvt_dlist_init(&p->lists[c]);
     }
@@ -167,6 +175,8 @@ static void pv_destroy(void *ctx)
     free(p->list_of);
     free(p->last_us);
     free(p->reuses);
+    free(p->first_session);
+    free(p->shared);
     free(p->sess_depth);
     free(p->admit_us);
     free(p->ring);
@@ -229,7 +239,8 @@ static uint16_t class_from_top(const predictive_t *p, const kvt_access_t *a)
 {
     uint16_t c = p->top->cls[a->block];
     return c != NO_CLASS ? c
-                         : kvt_pred_class(a->block_type, KVT_TRANS_NEXT_TURN, false, 0, 1, 0);
+                         : kvt_pred_class(a->block_type == KVT_BLOCK_SYSTEM, KVT_TRANS_NEXT_TURN,
+                                          false, 0, 1, 0);
 }
 
 /* Learn from the access and record the block's new class and time. */
@@ -258,7 +269,11 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
             p->pending[p->npending++] = (reuse_t){p->cls[b], a->t_us - p->last_us[b]};
         }
     }
-    uint16_t c = kvt_pred_class(a->block_type, a->transition, a->partial, p->cur_depth,
+    if (p->first_session[b] == UINT32_MAX) {
+        p->first_session[b] = a->session;
+    }
+    p->shared[b] |= a->block_type == KVT_BLOCK_SYSTEM || p->first_session[b] != a->session;
+    uint16_t c = kvt_pred_class(p->shared[b], a->transition, a->partial, p->cur_depth,
                                 a->chain_len, p->reuses[b]);
     if (p->reuses[b] < UINT8_MAX) {
         p->reuses[b]++;
@@ -376,7 +391,8 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
         }
         c = p->cls[a->block] != NO_CLASS
                 ? p->cls[a->block]
-                : kvt_pred_class(a->block_type, KVT_TRANS_NEXT_TURN, false, 0, 1, 0);
+                : kvt_pred_class(a->block_type == KVT_BLOCK_SYSTEM, KVT_TRANS_NEXT_TURN, false,
+                                 0, 1, 0);
         p->cursor = KVT_DL_NIL; /* not part of the current request's chain order */
     }
     uint32_t victim = KVT_NO_BLOCK;

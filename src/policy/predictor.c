@@ -3,8 +3,9 @@
  *
  * Sixteen base classes: the block's kind x the request's transition x "partial last block" (a
  * partial block can only be reused by an identical prompt, so it is its own population). The
- * kind folds the four block types into two, the system prefix shared across sessions and a
- * session's own content (user, tool, output): the paper's design keys on all four types, but the
+ * kind folds the four block types into two: shared content (a system prompt, or any block a
+ * second session has used -- a popular document, a common preamble) and a session's own content
+ * (its user, tool and output blocks). The paper's design keys on all four types, but the
  * blocks of one chain then fall into several classes whose lists each keep their own order, so
  * eviction cuts chains in the middle and everything after the cut is lost. Measured: on the
  * Claude Code agent trace at 100k-300k tokens the four-type classes trailed LRU by up to 3 points
@@ -23,8 +24,6 @@
  * x's bucket. A base class with fewer than min_gap_samples gaps borrows the global histogram.
  */
 #include "policy/predictor.h"
-
-#include <kvtier/trace.h>
 
 #include <string.h>
 
@@ -59,10 +58,10 @@ static uint32_t length_bucket(uint32_t n)
     return b;
 }
 
-uint16_t kvt_pred_class(unsigned block_type, unsigned transition, bool partial, uint32_t depth,
+uint16_t kvt_pred_class(bool shared, unsigned transition, bool partial, uint32_t depth,
                         uint32_t chain_len, uint32_t reuses)
 {
-    unsigned kind = block_type == KVT_BLOCK_SYSTEM ? 0 : 1;
+    unsigned kind = shared ? 0 : 1;
     unsigned parent = (kind * 4 + (transition & 3)) * 2 + (partial ? 1 : 0);
     uint32_t d = depth < KVT_PRED_DEPTHS - 1 ? depth : KVT_PRED_DEPTHS - 1;
     uint32_t u = reuses < KVT_PRED_REUSES - 1 ? reuses : KVT_PRED_REUSES - 1;

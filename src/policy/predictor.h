@@ -1,8 +1,9 @@
 /*
  * Internal: the Bayesian reuse predictor.
  *
- * A block's class is decided at each access from what is known then: its kind (system prefix or
- * the session's own content, from its block type), the request's transition, whether it is the
+ * A block's class is decided at each access from what is known then: its kind (shared -- a system
+ * prompt or a block a second session used -- or the session's own content), the request's
+ * transition, whether it is the
  * partial last block of its chain (these 16 are the base classes),
  * the depth of the session (turns so far), the length of the chain and how often the block was
  * accessed before. For each class the
@@ -18,7 +19,7 @@
 
 #define KVT_PRED_DEPTHS     6  /* session turns so far: 0, 1, 2, 3, 4, 5+ */
 #define KVT_PRED_LENGTHS    7  /* chain blocks: <2, <4, <8, <16, <32, <64, more */
-#define KVT_PRED_KINDS      2  /* system prefix, or the session's own content */
+#define KVT_PRED_KINDS      2  /* shared content, or the session's own */
 #define KVT_PRED_PARENTS    (KVT_PRED_KINDS * 4 * 2) /* kind x transition x partial */
 #define KVT_PRED_REUSES     3  /* times the block was accessed before: 0, 1, 2+ */
 #define KVT_PRED_CLASSES    (KVT_PRED_PARENTS * KVT_PRED_DEPTHS * KVT_PRED_LENGTHS * KVT_PRED_REUSES)
@@ -50,7 +51,8 @@ typedef struct kvt_predictor {
 void kvt_pred_init(kvt_predictor_t *p, const kvt_pred_params_t *params);
 
 /* The class of an access. */
-uint16_t kvt_pred_class(unsigned block_type, unsigned transition, bool partial, uint32_t depth,
+/* shared: the block is a system prefix or has been seen in more than one session */
+uint16_t kvt_pred_class(bool shared, unsigned transition, bool partial, uint32_t depth,
                         uint32_t chain_len, uint32_t reuses);
 
 /* A block of class cls was accessed again gap_us after its previous access. */
