@@ -43,6 +43,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_replay
 	@bash bench/replay_tables.sh $(BUILD)
+	@echo
+	@./$(BUILD)/bench/bench_index
 
 install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

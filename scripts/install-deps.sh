@@ -4,9 +4,11 @@
 # something is missing. Nothing is downloaded outside Debian's package archive.
 set -euo pipefail
 
-# Build and test: compiler, cmake, cJSON (config reader), cmocka (tests), clang + compiler-rt
-# (libFuzzer targets and the sanitizer build).
-PKGS=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang libclang-rt-dev)
+# Build and test: compiler, cmake, cJSON (config reader), xxHash and OpenSSL's libcrypto (block
+# keys: XXH3-128, SHA-256), cmocka (tests), clang + compiler-rt (libFuzzer targets and the
+# sanitizer build).
+PKGS=(build-essential cmake pkg-config libcjson-dev libxxhash-dev libssl-dev libcmocka-dev clang
+      libclang-rt-dev)
 # Plots of results (optional at run time, installed so that `make run` can draw them).
 PKGS+=(gnuplot-nox)
 

@@ -15,6 +15,8 @@
 #include <kvtier/trace.h>
 #include <kvtier/replay.h>
 #include <kvtier/generator.h>
+#include <kvtier/key.h>
+#include <kvtier/prefix_index.h>
 
 KVT_BEGIN_DECLS
 /* The library's version string, which may differ from the header's KVT_VERSION_STRING. */
