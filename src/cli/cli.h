@@ -21,6 +21,9 @@ int kvt_cmd_gpus(int argc, char **argv);
 /* Print "kvtier <verb>: <message>" on stderr. */
 void kvt_cli_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A kvt_progress_cb_t for terminals: "  <label> NN%" on stderr, arg = the label. */
+void kvt_cli_progress(uint64_t done, uint64_t total, void *arg);
+
 struct kvt_json;
 /* Finish a JSON document and print it on stdout; on failure say so on stderr. Exit status. */
 int kvt_cli_print_json(struct kvt_json *w);

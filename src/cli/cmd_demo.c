@@ -44,15 +44,6 @@ typedef struct demo_cli {
     bool plots, json;
 } demo_cli_t;
 
-static void progress(uint64_t done, uint64_t total, void *arg)
-{
-    fprintf(stderr, "\r  %-12s %3llu%%", (const char *)arg,
-            (unsigned long long)(total ? done * 100 / total : 100));
-    if (done == total) {
-        fputs("\r\033[K", stderr);
-    }
-}
-
 static FILE *open_out(const demo_cli_t *c, const char *name)
 {
     char path[4096];
@@ -89,7 +80,7 @@ static int sweep(const demo_cli_t *c, const kvt_trace_t *trace, const char *cons
             o.policy = pols[p];
             o.capacity_tokens = (uint64_t)(fractions[k] * (double)distinct);
             if (tty) {
-                o.progress = progress;
+                o.progress = kvt_cli_progress;
                 o.progress_arg = (void *)pols[p];
             }
             if (kvt_replay_run(trace, &o, &r, &err) != KVT_OK) {
@@ -191,7 +182,7 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
         st = kvt_cli_node_run(trace, &node, model, sizing->kv_bytes_per_token, pol, p == 0 ? 1 : 0,
-                              tty ? progress : NULL, ttft + p * in->requests, &r, &pr, &err);
+                              tty ? kvt_cli_progress : NULL, ttft + p * in->requests, &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
             rc = kvt_cli_exit_for(st);

@@ -112,16 +112,6 @@ static bool parse_caps(const char *arg, replay_cli_t *c)
     return true;
 }
 
-static void progress(uint64_t done, uint64_t total, void *arg)
-{
-    const char *label = arg;
-    fprintf(stderr, "\r  %-12s %3llu%%", label,
-            (unsigned long long)(total ? done * 100 / total : 100));
-    if (done == total) {
-        fputs("\r\033[K", stderr);
-    }
-}
-
 static void json_result(kvt_json_t *w, const kvt_trace_t *t, const kvt_replay_result_t *r)
 {
     const kvt_trace_info_t *in = kvt_trace_info(t);
@@ -206,7 +196,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         snprintf(label, sizeof(label), p == 0 ? "%s, HBM only" : "%s", pol);
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
-        st = kvt_cli_node_run(trace, &node, model, bpt, pol, tiers, tty ? progress : NULL, NULL,
+        st = kvt_cli_node_run(trace, &node, model, bpt, pol, tiers, tty ? kvt_cli_progress : NULL, NULL,
                               &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
@@ -378,7 +368,7 @@ int kvt_cmd_replay(int argc, char **argv)
             o.policy = policies[p];
             o.capacity_tokens = c.caps[k];
             if (tty) {
-                o.progress = progress;
+                o.progress = kvt_cli_progress;
                 o.progress_arg = (void *)policies[p];
             }
             st = kvt_replay_run(trace, &o, &r, &err);

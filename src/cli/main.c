@@ -36,6 +36,15 @@ void kvt_cli_error(const char *verb, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void kvt_cli_progress(uint64_t done, uint64_t total, void *arg)
+{
+    fprintf(stderr, "\r  %-12s %3llu%%", (const char *)arg,
+            (unsigned long long)(total ? done * 100 / total : 100));
+    if (done == total) {
+        fputs("\r\033[K", stderr);
+    }
+}
+
 int kvt_cli_print_json(kvt_json_t *w)
 {
     char *text;

@@ -71,4 +71,8 @@ extern const kvt_policy_ops_t *const kvt_policies[];
 
 const kvt_policy_ops_t *kvt_policy_find(const char *name);
 
+/* A policy by its user-facing name, which also accepts "belady-head" (Belady with ties broken
+ * chain head first: *tail_first_p false); NULL when unknown. */
+const kvt_policy_ops_t *kvt_policy_resolve(const char *name, bool *tail_first_p);
+
 #endif

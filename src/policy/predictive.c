@@ -129,15 +129,7 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->reuses == NULL ||
         p->first_session == NULL || p->shared == NULL ||
         !kvt_dlinks_init(&p->links, n) || grow_ring(p) != KVT_OK) {
-        kvt_dlinks_fini(&p->links);
-        free(p->cls);
-        free(p->list_of);
-        free(p->last_us);
-        free(p->reuses);
-        free(p->first_session);
-        free(p->shared);
-        free(p->ring);
-        free(p);
+        pv_destroy(p); /* frees whatever was allocated: p came zeroed */
         return KVT_ERR_NO_MEMORY;
     }
     memset(p->cls, 0xff, n * sizeof(*p->cls));

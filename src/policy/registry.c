@@ -21,3 +21,13 @@ const kvt_policy_ops_t *kvt_policy_find(const char *name)
     }
     return NULL;
 }
+
+const kvt_policy_ops_t *kvt_policy_resolve(const char *name, bool *tail_first_p)
+{
+    *tail_first_p = true;
+    if (name != NULL && strcasecmp(name, "belady-head") == 0) {
+        *tail_first_p = false;
+        return &kvt_policy_belady;
+    }
+    return kvt_policy_find(name);
+}

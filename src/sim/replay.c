@@ -15,7 +15,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const names[] = {"lru",        "lfu",    "arc",         "s3fifo",
                                     "predictive", "belady", "belady-head", NULL};
@@ -60,13 +59,7 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
     const uint8_t *types = kvt_trace_block_types(trace);
 
     memset(&cfg, 0, sizeof(cfg));
-    cfg.tail_first = true;
-    if (o.policy != NULL && strcasecmp(o.policy, "belady-head") == 0) {
-        ops = &kvt_policy_belady;
-        cfg.tail_first = false;
-    } else {
-        ops = kvt_policy_find(o.policy);
-    }
+    ops = kvt_policy_resolve(o.policy, &cfg.tail_first);
     if (ops == NULL) {
         return kvt_error_set(err, KVT_ERR_NOT_FOUND,
                              "unknown policy \"%s\" (lru, lfu, arc, s3fifo, predictive, belady, "

@@ -17,7 +17,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 void kvt_node_replay_opts_init(kvt_node_replay_opts_t *opts)
 {
@@ -110,14 +109,8 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
     const kvt_trace_request_t *reqs = kvt_trace_requests(trace);
     const uint32_t *refs = kvt_trace_refs(trace);
 
-    bool tail_first = true;
-    const kvt_policy_ops_t *ops;
-    if (o.policy != NULL && strcasecmp(o.policy, "belady-head") == 0) {
-        ops = &kvt_policy_belady;
-        tail_first = false;
-    } else {
-        ops = kvt_policy_find(o.policy);
-    }
+    bool tail_first;
+    const kvt_policy_ops_t *ops = kvt_policy_resolve(o.policy, &tail_first);
     if (ops == NULL) {
         return kvt_error_set(err, KVT_ERR_NOT_FOUND, "unknown policy \"%s\"",
                              o.policy ? o.policy : "(null)");

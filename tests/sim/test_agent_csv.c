@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "sim/trace_fixture.h"
+
 #include <kvtier/kvtier.h>
 
 #include <stdio.h>
@@ -22,33 +24,6 @@
 #define HEADER                                                                                     \
     "trace,call,model,sidechain,t_start_ms,t_last_ms,input_tokens,cache_creation_input_tokens,"    \
     "cache_read_input_tokens,output_tokens\n"
-
-/* Write len bytes to a new temporary file; its name goes to path (at least 64 bytes). */
-static void write_tmp(const char *data, size_t len, char *path)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, 64, "%s/kvt_agent_csv_XXXXXX", dir && dir[0] && strlen(dir) < 32 ? dir : "/tmp");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static kvt_status_t load_text(const char *text, kvt_trace_format_t fmt, uint32_t bt,
-                              kvt_trace_t **t_p, kvt_error_t *err, char *path)
-{
-    write_tmp(text, strlen(text), path);
-    kvt_status_t st = kvt_trace_load(path, fmt, bt, t_p, err);
-    unlink(path);
-    return st;
-}
-
-static const uint32_t *chain_of(const kvt_trace_t *t, uint64_t r)
-{
-    return kvt_trace_refs(t) + kvt_trace_requests(t)[r].first_ref;
-}
 
 /* Whether block id b appears in any chain of requests [0, before). */
 static bool seen_before(const kvt_trace_t *t, uint64_t before, uint32_t b)

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "sim/trace_fixture.h"
+
 #include <kvtier/kvtier.h>
 
 #include <stdio.h>
@@ -27,38 +29,12 @@ static const char *tmp_dir(void)
     return dir && dir[0] && strlen(dir) < 32 ? dir : "/tmp";
 }
 
-/* Write len bytes to a new temporary file; its name goes to path (at least 64 bytes). */
-static void write_tmp(const char *data, size_t len, char *path)
-{
-    snprintf(path, 64, "%s/kvt_text_XXXXXX", tmp_dir());
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
     assert_int_equal(fclose(f), 0);
-}
-
-static kvt_status_t load_text(const char *text, kvt_trace_format_t fmt, uint32_t bt,
-                              kvt_trace_t **t_p, kvt_error_t *err, char *path)
-{
-    write_tmp(text, strlen(text), path);
-    kvt_status_t st = kvt_trace_load(path, fmt, bt, t_p, err);
-    unlink(path);
-    return st;
-}
-
-static const uint32_t *chain_of(const kvt_trace_t *t, uint64_t r)
-{
-    return kvt_trace_refs(t) + kvt_trace_requests(t)[r].first_ref;
 }
 
 /* Block p of request r. */
