@@ -9,6 +9,8 @@ set -euo pipefail
 # sanitizer build).
 PKGS=(build-essential cmake pkg-config libcjson-dev libxxhash-dev libssl-dev libcmocka-dev clang
       libclang-rt-dev)
+# Tiers: io_uring (NVMe), libnuma (CXL); fio is the peer the NVMe and PFS benchmarks compare to.
+PKGS+=(liburing-dev libnuma-dev fio)
 # Plots of results (optional at run time, installed so that `make run` can draw them).
 PKGS+=(gnuplot-nox)
 

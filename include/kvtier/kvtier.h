@@ -16,6 +16,8 @@
 #include <kvtier/replay.h>
 #include <kvtier/generator.h>
 #include <kvtier/key.h>
+#include <kvtier/block.h>
+#include <kvtier/tier.h>
 #include <kvtier/prefix_index.h>
 
 KVT_BEGIN_DECLS

@@ -47,6 +47,8 @@ typedef struct kvt_node_desc {
 } kvt_node_desc_t;
 
 KVT_API const char *kvt_tier_kind_name(kvt_tier_kind_t kind); /* "hbm", "dram", ... */
+/* The kind named `name` ("hbm", "dram", "cxl", "nvme", "pool", "pfs"); KVT_ERR_NOT_FOUND else. */
+KVT_API kvt_status_t kvt_tier_kind_parse(const char *name, kvt_tier_kind_t *kind_p);
 
 /* The built-in descriptions: "h100-node" (see docs/node.md for every figure and its source). */
 KVT_API kvt_status_t kvt_node_builtin(const char *name, kvt_node_desc_t *node_p,

@@ -64,15 +64,15 @@ const char *kvt_tier_kind_name(kvt_tier_kind_t kind)
     return (unsigned)kind < KVT_MAX_TIERS ? kind_names[kind] : "?";
 }
 
-static bool kind_parse(const char *s, kvt_tier_kind_t *kind_p)
+kvt_status_t kvt_tier_kind_parse(const char *s, kvt_tier_kind_t *kind_p)
 {
-    for (unsigned k = 0; k < KVT_MAX_TIERS; k++) {
+    for (unsigned k = 0; s != NULL && k < KVT_MAX_TIERS; k++) {
         if (strcmp(s, kind_names[k]) == 0) {
             *kind_p = (kvt_tier_kind_t)k;
-            return true;
+            return KVT_OK;
         }
     }
-    return false;
+    return KVT_ERR_NOT_FOUND;
 }
 
 /*
@@ -398,7 +398,7 @@ static kvt_status_t read_tier(kvt_cfg_t *cfg, const cJSON *obj, uint32_t i, unsi
         (st = get_string(cfg, obj, "kind", FIELD("kind"), 31, &s)) != KVT_OK) {
         return st;
     }
-    if (!kind_parse(s, &t->kind)) {
+    if (kvt_tier_kind_parse(s, &t->kind) != KVT_OK) {
         return kvt_cfg_fail(cfg, KVT_ERR_INVALID, field,
                             "unknown tier kind \"%s\" (known: hbm, dram, cxl, nvme, pool, pfs)", s);
     }
