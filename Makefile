@@ -45,6 +45,8 @@ bench: build
 	@bash bench/replay_tables.sh $(BUILD)
 	@echo
 	@./$(BUILD)/bench/bench_index
+	@echo
+	@bash bench/tier_bench.sh $(BUILD)
 
 install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

@@ -19,6 +19,7 @@
 #include <kvtier/block.h>
 #include <kvtier/tier.h>
 #include <kvtier/prefix_index.h>
+#include <kvtier/store.h>
 
 KVT_BEGIN_DECLS
 /* The library's version string, which may differ from the header's KVT_VERSION_STRING. */

@@ -81,6 +81,10 @@ typedef struct kvt_node_replay_opts {
                                   * projection's default efficiency) receives no demotions */
     kvt_progress_cb_t progress;
     void *progress_arg;
+    bool prefetch;               /* prefetch sessions predicted to return into T0 ahead of
+                                  * their next request (only for policies that value prefetched
+                                  * blocks: predictive; docs/replay.md). Off by default: on the
+                                  * real traces it moved T0 hits by under a point either way */
 } kvt_node_replay_opts_t;
 
 KVT_API void kvt_node_replay_opts_init(kvt_node_replay_opts_t *opts);
@@ -96,11 +100,26 @@ typedef struct kvt_tier_stats {
     uint64_t evictions;
 } kvt_tier_stats_t;
 
+/* Prefetch into T0 ahead of a session's predicted next request (docs/replay.md). Every
+ * prefetched block ends as exactly one of useful, late or wasted. */
+typedef struct kvt_prefetch_stats {
+    uint64_t jobs;    /* sessions whose blocks were promoted (at least one block moved) */
+    uint64_t blocks;  /* blocks copied up to T0 */
+    uint64_t bytes;
+    uint64_t useful;  /* served from T0 to a matched prefix, the copy complete at arrival */
+    uint64_t late;    /* in the matched prefix but still in flight at arrival: served from the
+                       * tier it was being copied from */
+    uint64_t wasted;  /* evicted from T0 or accessed outside a matched prefix before any use,
+                       * or never used by the end of the trace */
+} kvt_prefetch_stats_t;
+
 typedef struct kvt_node_replay_result {
     kvt_replay_result_t total;       /* capacity fields: T0's */
     uint32_t ntiers;
     kvt_tier_stats_t tiers[KVT_MAX_TIERS];
     kvt_proj_request_t *requests;    /* with opts.record: one per request, in arrival order */
+    bool prefetch;                   /* the prefetch ran */
+    kvt_prefetch_stats_t pf;
 } kvt_node_replay_result_t;
 
 KVT_API kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace,

@@ -17,6 +17,8 @@ int kvt_cmd_models(int argc, char **argv);
 int kvt_cmd_replay(int argc, char **argv);
 int kvt_cmd_demo(int argc, char **argv);
 int kvt_cmd_gpus(int argc, char **argv);
+int kvt_cmd_bench(int argc, char **argv);
+int kvt_cmd_info(int argc, char **argv);
 
 /* Print "kvtier <verb>: <message>" on stderr. */
 void kvt_cli_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -182,7 +182,7 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
         st = kvt_cli_node_run(trace, &node, model, sizing->kv_bytes_per_token, pol, p == 0 ? 1 : 0,
-                              tty ? kvt_cli_progress : NULL, ttft + p * in->requests, &r, &pr, &err);
+                              false, tty ? kvt_cli_progress : NULL, ttft + p * in->requests, &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
             rc = kvt_cli_exit_for(st);

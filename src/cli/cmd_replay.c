@@ -40,6 +40,8 @@ static const char help[] =
     "  --node NAME|FILE    replay on a node's tiers instead (built-in: h100-node; a JSON file as\n"
     "                      in docs/node.md) with the TTFT projection, beside HBM only\n"
     "  --tiers N           use only the node's first N tiers\n"
+    "  --prefetch          node replay, predictive: prefetch sessions predicted to return into\n"
+    "                      HBM ahead of their next request (docs/replay.md)\n"
     "  --json              JSON on stdout: one object, or an array for several runs\n"
     "  -h, --help          this help\n"
     "\n"
@@ -50,7 +52,7 @@ static const char help[] =
 
 enum {
     OPT_TRACE = 256, OPT_FORMAT, OPT_BLOCK, OPT_POLICY, OPT_CAPACITY, OPT_JSON, OPT_GENERATE,
-    OPT_SESSIONS, OPT_SEED, OPT_NODE, OPT_TIERS,
+    OPT_SESSIONS, OPT_SEED, OPT_NODE, OPT_TIERS, OPT_PREFETCH,
 };
 
 static const struct option longopts[] = {
@@ -65,6 +67,7 @@ static const struct option longopts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"node", required_argument, NULL, OPT_NODE},
     {"tiers", required_argument, NULL, OPT_TIERS},
+    {"prefetch", no_argument, NULL, OPT_PREFETCH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -83,6 +86,7 @@ typedef struct replay_cli {
     uint32_t tiers;
     size_t ncaps;
     bool json;
+    bool prefetch;
 } replay_cli_t;
 
 static bool parse_caps(const char *arg, replay_cli_t *c)
@@ -172,7 +176,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
     kvt_json_begin_array(&w, "runs");
 
     kvt_table_t t;
-    kvt_table_init(&t, 7 + ntiers);
+    kvt_table_init(&t, 8 + ntiers);
     for (size_t k = 1; k < t.ncols; k++) {
         t.right[k] = true;
     }
@@ -186,6 +190,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
     kvt_table_cell(&t, "p99");
     kvt_table_cell(&t, "prefill GPU-h saved");
     kvt_table_cell(&t, "$/Mtok");
+    kvt_table_cell(&t, "prefetched: useful");
 
     int rc = KVT_EXIT_OK;
     /* the baseline first: what an engine's own prefix cache gives (HBM only, LRU) */
@@ -196,7 +201,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         snprintf(label, sizeof(label), p == 0 ? "%s, HBM only" : "%s", pol);
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
-        st = kvt_cli_node_run(trace, &node, model, bpt, pol, tiers, tty ? kvt_cli_progress : NULL, NULL,
+        st = kvt_cli_node_run(trace, &node, model, bpt, pol, tiers, c->prefetch && p > 0, tty ? kvt_cli_progress : NULL, NULL,
                               &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
@@ -219,6 +224,12 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         kvt_table_cell(&t, "%.3f s", pr.ttft_p99_s);
         kvt_table_cell(&t, "%.2f", (pr.prefill_gpu_s_no_cache - pr.prefill_gpu_s) / 3600);
         kvt_table_cell(&t, "%.4f", pr.usd_per_mtok);
+        if (r.prefetch) {
+            kvt_table_cell(&t, "%llu: %.1f%%", (unsigned long long)r.pf.blocks,
+                           r.pf.blocks ? 100.0 * (double)r.pf.useful / (double)r.pf.blocks : 0.0);
+        } else {
+            kvt_table_cell(&t, "-");
+        }
     }
     kvt_json_end_array(&w);
     kvt_json_end_object(&w);
@@ -270,6 +281,7 @@ int kvt_cmd_replay(int argc, char **argv)
         case OPT_POLICY: c.policy = optarg; break;
         case OPT_CAPACITY: ok = parse_caps(optarg, &c); break;
         case OPT_JSON: c.json = true; break;
+        case OPT_PREFETCH: c.prefetch = true; break;
         case OPT_GENERATE:
             c.generate = true;
             if (kvt_gen_kind_parse(optarg, &c.gen.kind) != KVT_OK) {

@@ -24,6 +24,8 @@ static const struct {
     {"demo", kvt_cmd_demo, "replay the built-in workload: all policies, tiers, TTFT, plots"},
     {"models", kvt_cmd_models, "list the built-in model catalog"},
     {"gpus", kvt_cmd_gpus, "list the built-in GPU catalog"},
+    {"bench", kvt_cmd_bench, "measure the tiers on this machine beside memcpy and fio"},
+    {"info", kvt_cmd_info, "this machine's tiers: available or why not, capacity, bandwidth"},
 };
 
 void kvt_cli_error(const char *verb, const char *fmt, ...)

@@ -7,7 +7,8 @@
 
 kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_desc_t *node,
                               const kvt_model_t *model, uint64_t bpt, const char *policy,
-                              uint32_t tiers, kvt_progress_cb_t progress, double *ttft_sorted,
+                              uint32_t tiers, bool prefetch, kvt_progress_cb_t progress,
+                              double *ttft_sorted,
                               kvt_node_replay_result_t *r, kvt_proj_result_t *pr,
                               kvt_error_t *err)
 {
@@ -19,6 +20,7 @@ kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_desc_t *n
     o.node = node;
     o.kv_bytes_per_token = bpt;
     o.tiers = tiers;
+    o.prefetch = prefetch;
     o.record = true;
     o.model = model;
     o.progress = progress;
@@ -61,6 +63,16 @@ void kvt_cli_json_node_run(kvt_json_t *w, const char *label, const kvt_node_desc
         kvt_json_end_object(w);
     }
     kvt_json_end_array(w);
+    if (r->prefetch) {
+        kvt_json_begin_object(w, "prefetch");
+        kvt_json_u64(w, "jobs", r->pf.jobs);
+        kvt_json_u64(w, "blocks", r->pf.blocks);
+        kvt_json_u64(w, "bytes", r->pf.bytes);
+        kvt_json_u64(w, "useful", r->pf.useful);
+        kvt_json_u64(w, "late", r->pf.late);
+        kvt_json_u64(w, "wasted", r->pf.wasted);
+        kvt_json_end_object(w);
+    }
     kvt_json_begin_object(w, "projection");
     kvt_json_double(w, "ttft_mean_s", pr->ttft_mean_s);
     kvt_json_double(w, "ttft_p50_s", pr->ttft_p50_s);

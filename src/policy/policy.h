@@ -28,6 +28,10 @@ typedef struct kvt_access {
     bool demoted;        /* not an access: the block moves down from the tier above (multi-tier
                           * replay); only block, block_type, t_us (now), last_us and next_use
                           * are meaningful */
+    bool prefetch;       /* not an access: the engine promotes the block ahead of its session's
+                          * predicted next request (multi-tier replay, KVT_POLICY_PREFETCH
+                          * policies only); meaningful fields as for demoted. A policy values it
+                          * as just accessed and may refuse it (bypass) */
     uint64_t last_us;    /* demoted: the block's last access */
     uint32_t session;
     uint64_t req;        /* request index in arrival order */
@@ -48,6 +52,7 @@ typedef struct kvt_policy_cfg {
 } kvt_policy_cfg_t;
 
 #define KVT_POLICY_NEEDS_FUTURE 1u
+#define KVT_POLICY_PREFETCH    2u /* values prefetched blocks: the node replay may prefetch */
 
 typedef struct kvt_policy_ops {
     const char *name;

@@ -72,6 +72,8 @@ typedef struct predictive {
     uint16_t *cls;          /* per block: class at last access (NO_CLASS: none alive) */
     uint16_t *list_of;      /* per block: the list holding it when resident */
     uint64_t *last_us;      /* per block: last access time */
+    uint64_t *pf_us;        /* per block: last prefetch into this tier (0: none) */
+    uint64_t pf_job;        /* the prefetch being placed: its request index + 1 */
     uint8_t *reuses;        /* per block: earlier accesses, saturating */
     uint32_t *first_session; /* per block: the first session that accessed it */
     uint8_t *shared;        /* per block: a system prefix, or seen by a second session */
@@ -92,6 +94,7 @@ typedef struct predictive {
     double val[KVT_PRED_CLASSES];
     uint32_t val_block[KVT_PRED_CLASSES];
     uint64_t val_req[KVT_PRED_CLASSES];
+    uint64_t val_t[KVT_PRED_CLASSES]; /* ... and the time (prefetches come between requests) */
 } predictive_t;
 
 static kvt_status_t grow_ring(predictive_t *p)
@@ -123,10 +126,12 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->cls = malloc(n * sizeof(*p->cls));
     p->list_of = malloc(n * sizeof(*p->list_of));
     p->last_us = calloc(n, sizeof(*p->last_us));
+    p->pf_us = calloc(n, sizeof(*p->pf_us));
     p->reuses = calloc(n, 1);
     p->first_session = malloc(n * sizeof(*p->first_session));
     p->shared = calloc(n, 1);
-    if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->reuses == NULL ||
+    if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->pf_us == NULL ||
+        p->reuses == NULL ||
         p->first_session == NULL || p->shared == NULL ||
         !kvt_dlinks_init(&p->links, n) || grow_ring(p) != KVT_OK) {
         pv_destroy(p); /* frees whatever was allocated: p came zeroed */
@@ -166,6 +171,7 @@ static void pv_destroy(void *ctx)
     free(p->cls);
     free(p->list_of);
     free(p->last_us);
+    free(p->pf_us);
     free(p->reuses);
     free(p->first_session);
     free(p->shared);
@@ -308,6 +314,14 @@ static void place(predictive_t *p, uint32_t b, uint16_t c)
     p->cursor = b;
 }
 
+/* The clock a resident block's idle time runs from: its last access, or a later prefetch (a
+ * prefetched block is predicted to be used soon: its value restarts as if just accessed; the
+ * predictor's gaps still run from the last access). */
+static uint64_t since(const predictive_t *p, uint32_t b)
+{
+    return p->pf_us[b] > p->last_us[b] ? p->pf_us[b] : p->last_us[b];
+}
+
 static double value(predictive_t *p, uint16_t c, double e)
 {
     double pr = kvt_pred_p_reuse(p->pred, c);
@@ -336,17 +350,18 @@ static uint32_t weakest(predictive_t *p, uint64_t now, double *value_p)
         uint32_t b = p->lists[c].tail;
         /* within a request the clock, T and the predictor stand still (it learns between
          * requests), so a class's value changes only with its oldest block */
-        if (p->val_req[c] != p->cur_req + 1 || p->val_block[c] != b) {
-            p->val[c] = value(p, c, (double)(now - p->last_us[b]));
+        if (p->val_req[c] != p->cur_req + 1 || p->val_block[c] != b || p->val_t[c] != now) {
+            p->val[c] = value(p, c, (double)(now - since(p, b)));
             p->val_req[c] = p->cur_req + 1;
             p->val_block[c] = b;
+            p->val_t[c] = now;
         }
         double v = p->val[c];
         /* ties (equal values, e.g. zero) go to the older block, then the lower class: the
          * order of the active set must not matter */
         if (best == KVT_NO_BLOCK || v < best_v ||
-            (v == best_v && (p->last_us[b] < p->last_us[best] ||
-                             (p->last_us[b] == p->last_us[best] && c < p->list_of[best])))) {
+            (v == best_v && (since(p, b) < since(p, best) ||
+                             (since(p, b) == since(p, best) && c < p->list_of[best])))) {
             best = b;
             best_v = v;
         }
@@ -370,11 +385,11 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
     predictive_t *p = ctx;
     uint16_t c;
     uint32_t cursor = p->cursor;
-    if (!a->demoted) {
+    if (!a->demoted && !a->prefetch) {
         c = observe(p, a);
     } else {
-        /* a demoted block is not an access: nothing to learn; it keeps the class of its last
-         * access seen here, or its base class with the engine's last access time */
+        /* a demoted or prefetched block is not an access: nothing to learn; it keeps the class
+         * of its last access seen here, or its base class with the engine's last access time */
         if (p->top != NULL) {
             p->cls[a->block] = class_from_top(p, a);
             p->last_us[a->block] = a->last_us;
@@ -385,14 +400,23 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
                 ? p->cls[a->block]
                 : kvt_pred_class(a->block_type == KVT_BLOCK_SYSTEM, KVT_TRANS_NEXT_TURN, false,
                                  0, 1, 0);
-        p->cursor = KVT_DL_NIL; /* not part of the current request's chain order */
+        if (!a->prefetch) {
+            p->cursor = KVT_DL_NIL; /* not part of the current request's chain order */
+        } else if (p->pf_job != a->req + 1) {
+            p->pf_job = a->req + 1; /* a new prefetch: its chain is placed in order, head first */
+            p->cursor = KVT_DL_NIL;
+            cursor = KVT_DL_NIL;
+        }
     }
     uint32_t victim = KVT_NO_BLOCK;
     if (full) {
         double weakest_v;
         victim = weakest(p, a->t_us, &weakest_v);
-        double idle = (double)(a->t_us - p->last_us[a->block]);
-        if (victim == KVT_NO_BLOCK || value(p, c, a->demoted ? idle : 0) < weakest_v) {
+        double idle = (double)(a->t_us - since(p, a->block));
+        /* a prefetched block is valued as just accessed, and must be worth strictly more than
+         * what it displaces (an equal block of its own chain is not displaced) */
+        double nv = value(p, c, a->demoted ? idle : 0);
+        if (victim == KVT_NO_BLOCK || nv < weakest_v || (a->prefetch && nv <= weakest_v)) {
             p->cursor = a->demoted ? cursor : p->cursor;
             return a->block; /* the newcomer is worth less than anything cached: bypass */
         }
@@ -403,6 +427,9 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
         if (victim == p->cursor) {
             p->cursor = KVT_DL_NIL;
         }
+    }
+    if (a->prefetch) {
+        p->pf_us[a->block] = a->t_us;
     }
     place(p, a->block, c);
     if (a->demoted) {
@@ -420,6 +447,7 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
 const kvt_policy_ops_t kvt_policy_predictive = {
     .name = "predictive",
     .summary = "Bayesian reuse classes, evict the least hit density (no future knowledge)",
+    .flags = KVT_POLICY_PREFETCH,
     .create = pv_create,
     .destroy = pv_destroy,
     .hit = pv_hit,

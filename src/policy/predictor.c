@@ -129,12 +129,19 @@ static void refresh(kvt_pred_parent_t *h)
     h->dirty = false;
 }
 
+static double survival(kvt_pred_parent_t *h, double x_us);
+
 double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us)
 {
     kvt_pred_parent_t *h = &p->parent[parent_of(cls)];
     if (h->ngaps < p->params.min_gap_samples) {
         h = &p->global;
     }
+    return survival(h, x_us);
+}
+
+static double survival(kvt_pred_parent_t *h, double x_us)
+{
     if (h->ngaps == 0) {
         return 1;
     }
@@ -150,4 +157,70 @@ double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us)
         frac = 1;
     }
     return h->tail[b + 1] + frac * (h->tail[b] - h->tail[b + 1]);
+}
+
+/* The session-turn model (policy/predictor.h): a Beta posterior per (transition, depth) and a
+ * gap histogram per transition, in the same log2 buckets as the block predictor. */
+void kvt_turn_init(kvt_turn_model_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (int i = 0; i < 4; i++) {
+        m->gaps[i].dirty = true;
+    }
+    m->global.dirty = true;
+    m->min_gap_samples = 50;
+}
+
+uint16_t kvt_turn_class(unsigned transition, uint32_t depth)
+{
+    uint32_t d = depth < KVT_PRED_DEPTHS - 1 ? depth : KVT_PRED_DEPTHS - 1;
+    return (uint16_t)((transition & 3) * KVT_PRED_DEPTHS + d);
+}
+
+void kvt_turn_next(kvt_turn_model_t *m, uint16_t cls, uint64_t gap_us)
+{
+    m->succ[cls] += 1;
+    add_gap(&m->gaps[cls / KVT_PRED_DEPTHS], gap_us);
+    add_gap(&m->global, gap_us);
+}
+
+void kvt_turn_ended(kvt_turn_model_t *m, uint16_t cls)
+{
+    m->fail[cls] += 1;
+}
+
+double kvt_turn_p(const kvt_turn_model_t *m, uint16_t cls)
+{
+    return (1 + m->succ[cls]) / (2 + m->succ[cls] + m->fail[cls]);
+}
+
+double kvt_turn_gap_quantile(kvt_turn_model_t *m, uint16_t cls, double q)
+{
+    kvt_pred_parent_t *h = &m->gaps[cls / KVT_PRED_DEPTHS];
+    if (h->ngaps < m->min_gap_samples) {
+        h = &m->global;
+    }
+    if (h->ngaps == 0) {
+        return -1;
+    }
+    if (h->dirty) {
+        refresh(h);
+    }
+    /* the survival is linear inside a bucket: find the bucket where 1 - tail crosses q */
+    for (unsigned b = 0; b < KVT_PRED_GAP_BUCKETS; b++) {
+        double below_hi = 1 - h->tail[b + 1], below_lo = 1 - h->tail[b];
+        if (below_hi >= q && h->tail[b] > h->tail[b + 1]) {
+            double lo = b == 0 ? 0 : (double)(1ull << b), hi = (double)(1ull << (b + 1));
+            double f = (q - below_lo) / (h->tail[b] - h->tail[b + 1]);
+            f = f < 0 ? 0 : f > 1 ? 1 : f;
+            return lo + f * (hi - lo);
+        }
+    }
+    return (double)(1ull << KVT_PRED_GAP_BUCKETS);
+}
+
+double kvt_turn_gap_survival(kvt_turn_model_t *m, uint16_t cls, double x_us)
+{
+    kvt_pred_parent_t *h = &m->gaps[cls / KVT_PRED_DEPTHS];
+    return survival(h->ngaps < m->min_gap_samples ? &m->global : h, x_us);
 }

@@ -66,4 +66,34 @@ double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls);
 /* Fraction of class cls's reuse gaps longer than x_us (its base class's histogram). */
 double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us);
 
+/*
+ * The session-turn model (multi-tier prefetch): will a session send another request, and after
+ * how long? Classes: the transition of the session's last request x its depth (0..5+). Each has
+ * a Beta(1, 1) posterior of "another request comes within the horizon" (success: it came;
+ * failure: the horizon passed first), and each transition a log2 histogram of the gaps to the
+ * next request (the global one while it has fewer than min_gap_samples). Learned online from the
+ * requests seen so far, never from the future.
+ */
+#define KVT_TURN_CLASSES (4 * KVT_PRED_DEPTHS)
+
+typedef struct kvt_turn_model {
+    double succ[KVT_TURN_CLASSES], fail[KVT_TURN_CLASSES];
+    kvt_pred_parent_t gaps[4]; /* per transition; only gaps, ngaps, tail, dirty are used */
+    kvt_pred_parent_t global;
+    uint64_t min_gap_samples;  /* 50, as the block predictor */
+} kvt_turn_model_t;
+
+void kvt_turn_init(kvt_turn_model_t *m);
+uint16_t kvt_turn_class(unsigned transition, uint32_t depth);
+/* The session of a request of class cls sent another one gap_us later (within the horizon). */
+void kvt_turn_next(kvt_turn_model_t *m, uint16_t cls, uint64_t gap_us);
+/* The session of a request of class cls sent nothing more within the horizon. */
+void kvt_turn_ended(kvt_turn_model_t *m, uint16_t cls);
+/* Posterior mean of "another request comes within the horizon". */
+double kvt_turn_p(const kvt_turn_model_t *m, uint16_t cls);
+/* The q-quantile (0 < q < 1) of the gap to the next request, microseconds; -1 with no gap yet. */
+double kvt_turn_gap_quantile(kvt_turn_model_t *m, uint16_t cls, double q);
+/* Fraction of the gaps to the next request longer than x_us (1 with no gap yet). */
+double kvt_turn_gap_survival(kvt_turn_model_t *m, uint16_t cls, double x_us);
+
 #endif

@@ -8,11 +8,29 @@
  * offers the victim to tier k+1 as a demotion (kvt_access_t.demoted), which may in turn evict;
  * the cascade ends at the last tier, where victims are dropped. Hits are counted at arrival, as in
  * the single-tier engine (kvtier/replay.h), split by the fastest tier holding each prefix block.
+ *
+ * PREFETCH (policies flagged KVT_POLICY_PREFETCH: predictive). A session-turn model
+ * (policy/predictor.h), learned online from the requests seen so far, gives after each request
+ * the probability that its session sends another one within the horizon and the distribution of
+ * the gap. When that probability exceeds PF_MIN_P (0.5: a prefetch is more likely used than
+ * wasted; the Beta(1, 1) prior alone, 0.5, never prefetches), a job is scheduled so that the session's chain, read from the fastest lower tier
+ * (latency + chain bytes / read bandwidth), lands by the gap's PF_QUANTILE-quantile after the
+ * request. When the replay reaches the job's start, if the session has sent nothing since, its
+ * last chain is walked head first: blocks already in T0 are passed, blocks in a lower tier are
+ * offered to T0's policy as prefetches (it may evict a block worth less, which is demoted, or
+ * refuse, which ends the job), and a block held nowhere ends the job (the prefix stops there).
+ * Each copy occupies one of the node's per-instance links (the instance's link that frees
+ * first) for latency (once per run of blocks from one tier) + bytes / the source tier's read
+ * bandwidth; the block is in T0 at once (space is reserved) but usable only when its copy
+ * completes: a request arriving earlier is served from the source tier (copy-on-promote keeps
+ * it there). No future knowledge: the model sees only past requests, and the jobs only the
+ * tiers' contents at their start.
  */
 #include <kvtier/replay.h>
 
 #include "common/error.h"
 #include "policy/policy.h"
+#include "policy/predictor.h"
 #include "sim/next_use.h"
 
 #include <stdlib.h>
@@ -40,6 +58,16 @@ typedef struct tier_rt {
     bool skipped; /* not worth holding KV in: demotions pass it by */
 } tier_rt_t;
 
+#define PF_MIN_P     0.5                  /* prefetch a session more likely than this to return */
+#define PF_QUANTILE  0.25                 /* ... to land by this quantile of its predicted gap */
+#define PF_HORIZON_US (600ull * 1000000)  /* a session idle this long has ended (as predictive) */
+#define PF_MAX_LINKS 4096                 /* instances beyond this share links */
+
+typedef struct pf_job {
+    uint64_t start_us;
+    uint64_t req; /* the session's last request when scheduled */
+} pf_job_t;
+
 typedef struct engine {
     tier_rt_t t[KVT_MAX_TIERS];
     uint32_t n;
@@ -48,6 +76,23 @@ typedef struct engine {
     uint64_t *next_use; /* per block: next use as of its last access (future-needing policies) */
     const uint8_t *types;
     kvt_node_replay_result_t *r;
+    /* prefetch (NULL arrays when off) */
+    const kvt_trace_request_t *reqs;
+    const uint32_t *refs;
+    uint64_t block_bytes;
+    uint32_t block_tokens;
+    const kvt_node_desc_t *node;
+    uint64_t *ready_us;  /* per block: when its T0 copy is complete */
+    uint8_t *pf_src;     /* per block: 1 + the tier a pending prefetch copied it from, 0: none */
+    uint64_t *sess_last; /* per session: 1 + its last request, 0: none */
+    uint32_t *sess_depth;
+    uint8_t *req_cls;    /* per request: its turn class */
+    uint64_t expired;    /* requests whose horizon has been checked */
+    kvt_turn_model_t turns;
+    pf_job_t *heap;
+    uint64_t nheap, heap_cap;
+    uint64_t *link_free; /* per instance link: busy until */
+    uint32_t nlinks;
 } engine_t;
 
 /* Offer block b to tiers from k down, as a demotion; victims cascade further down. */
@@ -81,6 +126,202 @@ static void demote(engine_t *e, uint32_t b, uint32_t k, uint64_t now)
         b = v;
         k++;
     }
+}
+
+static void pf_settle(engine_t *e, uint32_t b, uint64_t *counter)
+{
+    e->pf_src[b] = 0;
+    (*counter)++;
+}
+
+/* Tier k evicted b: a pending prefetch into T0 was wasted. */
+static void evicted(engine_t *e, uint32_t b, uint32_t k)
+{
+    if (k == 0 && e->pf_src != NULL && e->pf_src[b] != 0) {
+        pf_settle(e, b, &e->r->pf.wasted);
+    }
+}
+
+/* The tier serving b to a request arriving at t: the fastest holding a complete copy. */
+static uint32_t serving_tier(const engine_t *e, uint32_t b, uint64_t t)
+{
+    uint8_t w = e->where[b];
+    if ((w & 1) && e->ready_us != NULL && e->ready_us[b] > t) {
+        /* a prefetch still in flight: the tier it copies from, which keeps its copy */
+        w &= (uint8_t)~1u;
+        if (w == 0) {
+            return e->pf_src[b] ? e->pf_src[b] - 1u : 0;
+        }
+    }
+    return (uint32_t)__builtin_ctz(w);
+}
+
+static void heap_push(engine_t *e, pf_job_t j)
+{
+    if (e->nheap == e->heap_cap) {
+        uint64_t cap = e->heap_cap ? e->heap_cap * 2 : 1024;
+        pf_job_t *h = realloc(e->heap, cap * sizeof(*h));
+        if (h == NULL) {
+            return; /* no memory for the job: the session is simply not prefetched */
+        }
+        e->heap = h;
+        e->heap_cap = cap;
+    }
+    uint64_t i = e->nheap++;
+    while (i > 0) {
+        uint64_t up = (i - 1) / 2;
+        if (e->heap[up].start_us < j.start_us ||
+            (e->heap[up].start_us == j.start_us && e->heap[up].req < j.req)) {
+            break;
+        }
+        e->heap[i] = e->heap[up];
+        i = up;
+    }
+    e->heap[i] = j;
+}
+
+static pf_job_t heap_pop(engine_t *e)
+{
+    pf_job_t top = e->heap[0], last = e->heap[--e->nheap];
+    uint64_t i = 0;
+    for (;;) {
+        uint64_t c = 2 * i + 1;
+        if (c >= e->nheap) {
+            break;
+        }
+        if (c + 1 < e->nheap && (e->heap[c + 1].start_us < e->heap[c].start_us ||
+                                 (e->heap[c + 1].start_us == e->heap[c].start_us &&
+                                  e->heap[c + 1].req < e->heap[c].req))) {
+            c++;
+        }
+        if (last.start_us < e->heap[c].start_us ||
+            (last.start_us == e->heap[c].start_us && last.req <= e->heap[c].req)) {
+            break;
+        }
+        e->heap[i] = e->heap[c];
+        i = c;
+    }
+    e->heap[i] = last;
+    return top;
+}
+
+static void demote(engine_t *e, uint32_t b, uint32_t k, uint64_t now);
+
+/* Run one prefetch job at its start time: the session's last chain, head first, into T0. */
+static void pf_run(engine_t *e, const pf_job_t *j)
+{
+    const kvt_trace_request_t *q = &e->reqs[j->req];
+    const uint32_t *chain = e->refs + q->first_ref;
+    tier_rt_t *t0 = &e->t[0];
+    uint32_t link = 0;
+    for (uint32_t l = 1; l < e->nlinks; l++) {
+        link = e->link_free[l] < e->link_free[link] ? l : link;
+    }
+    uint64_t now = j->start_us;
+    double clock = (double)(e->link_free[link] > now ? e->link_free[link] : now);
+    uint32_t prev_src = UINT32_MAX;
+    uint64_t moved = 0;
+    kvt_access_t a = {.chain_len = q->nblocks,
+                      .transition = q->transition,
+                      .session = q->session,
+                      .req = j->req,
+                      .t_us = now,
+                      .prefetch = true,
+                      .next_use = KVT_NEVER};
+    for (uint32_t p = 0; p < q->nblocks; p++) {
+        uint32_t b = chain[p];
+        if (e->where[b] == 0) {
+            break; /* held nowhere: the prefix ends here */
+        }
+        if (e->where[b] & 1) {
+            continue;
+        }
+        uint32_t src = (uint32_t)__builtin_ctz(e->where[b]);
+        a.block = b;
+        a.pos = p;
+        a.block_type = e->types[b];
+        a.last_us = e->last_us[b];
+        a.partial = p + 1 == q->nblocks && q->input_tokens % e->block_tokens != 0;
+        uint32_t v = t0->ops->miss(t0->ctx, &a, t0->used == t0->cap);
+        if (v == b) {
+            break; /* T0 holds nothing worth less: no room without losing value */
+        }
+        const kvt_tier_desc_t *d = &e->node->tiers[src];
+        clock += (src != prev_src ? d->latency_us : 0) +
+                 (double)e->block_bytes / (d->read_GBps * 1e3); /* GB/s = 1e3 B/us */
+        prev_src = src;
+        e->where[b] |= 1;
+        e->ready_us[b] = (uint64_t)(clock + 0.999999); /* whole microseconds, rounded up */
+        e->pf_src[b] = (uint8_t)(src + 1);
+        e->r->pf.blocks++;
+        e->r->pf.bytes += e->block_bytes;
+        moved++;
+        if (v == KVT_NO_BLOCK) {
+            t0->used++;
+            continue;
+        }
+        e->where[v] &= (uint8_t)~1u;
+        e->r->tiers[0].evictions++;
+        bool own = e->pf_src[v] != 0 && e->ready_us[v] > now; /* one this job just copied */
+        evicted(e, v, 0);
+        demote(e, v, 1, now);
+        if (own) {
+            break; /* T0 is now evicting this very chain: it cannot hold more of it */
+        }
+    }
+    if (moved > 0) {
+        e->r->pf.jobs++;
+        e->link_free[link] = (uint64_t)(clock + 0.999999);
+    }
+}
+
+/* Before a request at t: sessions silent past the horizon have ended; due jobs run. */
+static void pf_advance(engine_t *e, uint64_t t, uint64_t upto_req)
+{
+    while (e->expired < upto_req && e->reqs[e->expired].t_us + PF_HORIZON_US <= t) {
+        const kvt_trace_request_t *q = &e->reqs[e->expired];
+        if (e->sess_last[q->session] == e->expired + 1) {
+            kvt_turn_ended(&e->turns, e->req_cls[e->expired]);
+        }
+        e->expired++;
+    }
+    while (e->nheap > 0 && e->heap[0].start_us <= t) {
+        pf_job_t j = heap_pop(e);
+        if (e->sess_last[e->reqs[j.req].session] == j.req + 1) {
+            pf_run(e, &j); /* the session has sent nothing since: still predicted */
+        }
+    }
+}
+
+/* Request i has been served: learn the turn it completes, schedule its session's prefetch. */
+static void pf_after(engine_t *e, uint64_t i)
+{
+    const kvt_trace_request_t *q = &e->reqs[i];
+    uint64_t prev = e->sess_last[q->session];
+    if (prev != 0) {
+        uint64_t gap = q->t_us - e->reqs[prev - 1].t_us;
+        if (gap < PF_HORIZON_US) { /* a longer gap was already counted as an end */
+            kvt_turn_next(&e->turns, e->req_cls[prev - 1], gap);
+        }
+    }
+    uint16_t c = kvt_turn_class(q->transition, e->sess_depth[q->session]++);
+    e->req_cls[i] = (uint8_t)c;
+    e->sess_last[q->session] = i + 1;
+    double g = kvt_turn_gap_quantile(&e->turns, c, PF_QUANTILE);
+    if (kvt_turn_p(&e->turns, c) <= PF_MIN_P || g < 0) {
+        return;
+    }
+    /* the time to read the whole chain from the fastest lower tier */
+    double lead = 0;
+    for (uint32_t k = 1; k < e->n; k++) {
+        if (e->t[k].cap > 0 && !e->t[k].skipped) {
+            const kvt_tier_desc_t *d = &e->node->tiers[k];
+            lead = d->latency_us + (double)q->nblocks * (double)e->block_bytes / (d->read_GBps * 1e3);
+            break;
+        }
+    }
+    double start = (double)q->t_us + g - lead;
+    heap_push(e, (pf_job_t){start > (double)q->t_us ? (uint64_t)start : q->t_us, i});
 }
 
 kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay_opts_t *user,
@@ -142,6 +383,33 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
             goto out;
         }
     }
+    bool prefetch = (ops->flags & KVT_POLICY_PREFETCH) && o.prefetch && e.n > 1 &&
+                    o.node->tiers[0].capacity_bytes / block_bytes > 0;
+    if (prefetch) {
+        uint64_t nb = in->blocks ? in->blocks : 1, nr = in->requests ? in->requests : 1;
+        uint64_t ns = in->sessions ? in->sessions : 1;
+        e.reqs = reqs;
+        e.refs = refs;
+        e.block_bytes = block_bytes;
+        e.block_tokens = in->block_tokens;
+        e.node = o.node;
+        e.nlinks = o.node->instances == 0       ? 1
+                   : o.node->instances > PF_MAX_LINKS ? PF_MAX_LINKS
+                                                      : o.node->instances;
+        e.ready_us = calloc(nb, sizeof(*e.ready_us));
+        e.pf_src = calloc(nb, 1);
+        e.sess_last = calloc(ns, sizeof(*e.sess_last));
+        e.sess_depth = calloc(ns, sizeof(*e.sess_depth));
+        e.req_cls = calloc(nr, 1);
+        e.link_free = calloc(e.nlinks, sizeof(*e.link_free));
+        kvt_turn_init(&e.turns);
+        if (e.ready_us == NULL || e.pf_src == NULL || e.sess_last == NULL ||
+            e.sess_depth == NULL || e.req_cls == NULL || e.link_free == NULL) {
+            st = kvt_error_set(err, KVT_ERR_NO_MEMORY, "node replay: out of memory");
+            goto out;
+        }
+        r.prefetch = true;
+    }
     for (uint32_t k = 0; k < e.n; k++) {
         kvt_policy_cfg_t cfg = {.nblocks = in->blocks,
                                 .capacity = o.node->tiers[k].capacity_bytes / block_bytes,
@@ -179,6 +447,9 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
     for (uint64_t i = 0; i < in->requests; i++) {
         const kvt_trace_request_t *q = &reqs[i];
         const uint32_t *chain = refs + q->first_ref;
+        if (prefetch) {
+            pf_advance(&e, q->t_us, i);
+        }
         uint32_t m = 0;
         while (m < q->nblocks && e.where[chain[m]] != 0) {
             m++;
@@ -190,7 +461,10 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
         uint64_t hit = m == q->nblocks ? q->input_tokens : (uint64_t)m * in->block_tokens;
         r.total.hit_tokens += hit;
         for (uint32_t p = 0; p < m; p++) {
-            uint32_t k = (uint32_t)__builtin_ctz(e.where[chain[p]]);
+            uint32_t k = serving_tier(&e, chain[p], q->t_us);
+            if (prefetch && e.pf_src[chain[p]] != 0) {
+                pf_settle(&e, chain[p], k == 0 ? &r.pf.useful : &r.pf.late);
+            }
             uint64_t tok =
                 p + 1 == q->nblocks ? hit - (uint64_t)p * in->block_tokens : in->block_tokens;
             r.tiers[k].hit_tokens += tok;
@@ -218,6 +492,9 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
             if (e.next_use != NULL) {
                 e.next_use[b] = a.next_use;
             }
+            if (prefetch && e.pf_src[b] != 0) {
+                pf_settle(&e, b, &r.pf.wasted); /* accessed past the matched prefix */
+            }
             /* lower tiers that hold it served it: touch them */
             for (uint32_t k = 1; k < e.n; k++) {
                 if ((e.where[b] >> k) & 1) {
@@ -236,6 +513,9 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
             }
             uint32_t v = t0->ops->miss(t0->ctx, &a, t0->used == t0->cap);
             e.where[b] |= 1;
+            if (e.ready_us != NULL) {
+                e.ready_us[b] = 0; /* computed (or fetched) by this request: complete now */
+            }
             r.tiers[0].insertions++;
             if (v == KVT_NO_BLOCK) {
                 t0->used++;
@@ -243,7 +523,11 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
             }
             e.where[v] &= (uint8_t)~1u;
             r.tiers[0].evictions++;
+            evicted(&e, v, 0);
             demote(&e, v, 1, q->t_us);
+        }
+        if (prefetch) {
+            pf_after(&e, i);
         }
         if (o.progress != NULL && i % tick == 0) {
             o.progress(i, in->requests, o.progress_arg);
@@ -251,6 +535,13 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
     }
     if (o.progress != NULL) {
         o.progress(in->requests, in->requests, o.progress_arg);
+    }
+    if (prefetch) {
+        for (uint64_t b = 0; b < in->blocks; b++) {
+            if (e.pf_src[b] != 0) {
+                pf_settle(&e, (uint32_t)b, &r.pf.wasted); /* never used */
+            }
+        }
     }
     r.total.insertions = r.tiers[0].insertions;
     r.total.evictions = r.tiers[0].evictions;
@@ -269,6 +560,13 @@ out:
     free(e.last_us);
     free(e.next_use);
     free(next_ref);
+    free(e.ready_us);
+    free(e.pf_src);
+    free(e.sess_last);
+    free(e.sess_depth);
+    free(e.req_cls);
+    free(e.link_free);
+    free(e.heap);
     if (st != KVT_OK) {
         free(r.requests);
         return st;

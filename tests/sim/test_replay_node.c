@@ -8,6 +8,9 @@
 #include <cmocka.h>
 
 #include <kvtier/kvtier.h>
+#include <math.h>
+
+#include "policy/predictor.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,12 +185,139 @@ static void test_all_policies(void **state)
     kvt_trace_destroy(t);
 }
 
+/* The session-turn model behind the prefetch: posterior and gap quantiles by hand. */
+static void test_turn_model(void **state)
+{
+    (void)state;
+    kvt_turn_model_t m;
+    kvt_turn_init(&m);
+    uint16_t c = kvt_turn_class(KVT_TRANS_NEXT_TURN, 2);
+    /* no data: Beta(1, 1) mean 1/2, and no gap to place a prefetch by */
+    assert_true(kvt_turn_p(&m, c) == 0.5);
+    assert_true(kvt_turn_gap_quantile(&m, c, 0.25) < 0);
+    /* gaps 1000, 1000, 3000, 3000 us and one end: p = (1 + 4) / (2 + 4 + 1) = 5/7.
+     * 1000 us falls in log2 bucket [512, 1024), 3000 in [2048, 4096); fewer than 50 gaps, so the
+     * global histogram answers (it holds the same four). The survival is linear inside a bucket:
+     * the 0.25-quantile is halfway through [512, 1024): 768; the 0.75-quantile halfway through
+     * [2048, 4096) (the empty bucket [1024, 2048) is skipped): 3072. */
+    kvt_turn_next(&m, c, 1000);
+    kvt_turn_next(&m, c, 1000);
+    kvt_turn_next(&m, c, 3000);
+    kvt_turn_next(&m, c, 3000);
+    kvt_turn_ended(&m, c);
+    assert_true(fabs(kvt_turn_p(&m, c) - 5.0 / 7) < 1e-12);
+    assert_true(fabs(kvt_turn_gap_quantile(&m, c, 0.25) - 768) < 1e-9);
+    assert_true(fabs(kvt_turn_gap_quantile(&m, c, 0.75) - 3072) < 1e-9);
+    /* survival at 768: half of bucket 9's quarter-pairs above it, plus the 3000s: 0.75 */
+    assert_true(fabs(kvt_turn_gap_survival(&m, c, 768) - 0.75) < 1e-12);
+    /* another class of the same transition has its own posterior */
+    assert_true(kvt_turn_p(&m, kvt_turn_class(KVT_TRANS_NEXT_TURN, 0)) == 0.5);
+}
+
+static kvt_node_replay_result_t node_run(const kvt_trace_t *t, const kvt_node_desc_t *node,
+                                         const char *policy, bool prefetch)
+{
+    kvt_node_replay_opts_t o;
+    kvt_node_replay_result_t r;
+    kvt_error_t err;
+    kvt_node_replay_opts_init(&o);
+    o.policy = policy;
+    o.node = node;
+    o.kv_bytes_per_token = 1;
+    o.prefetch = prefetch;
+    assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+    return r;
+}
+
+/* No prefetch where the model predicts none: sessions that rarely come back. */
+static void test_prefetch_not_when_unlikely(void **state)
+{
+    (void)state;
+    /* T0 holds 1 block, T1 16 (never full: nothing is dropped). Mooncake sessions: a request
+     * continues the session holding its block 1 or deeper; [1 2] and [1 2 3 ...] are one session,
+     * the others each open one. Turn classes: N0 = (new_session, depth 0), T1 = (next_turn, 1).
+     * A job needs p > 0.5 and a known gap.
+     *   r0   0 s [10 11] S0: N0 has no data, p = 1/2: not > 1/2, no job.
+     *   r1 1000 s [20 21] S1: r0 is 1000 s old, past the 600 s horizon, its session silent:
+     *        N0 ends once, p = 1/3. No job.
+     *   r2 2000 s [1 2] S2: r1's session ends: N0 p = 1/4. No job.
+     *   r3 2001 s [1 2 3] S2: a next turn 1 s after r2: N0 learns a success (p = 2/5) and the
+     *        first gap. r3's class T1 has no data: p = 1/2, no job.
+     *   r4 2002 s [30 31] S3: N0 p = 2/5: no job.
+     *   r5 2010 s [1 2 3 4] S2: its chain's blocks were pushed to T1 by r4 (T0 holds 1 block),
+     *        which a prefetch could have moved, but none was scheduled. r5 continues S2 9 s
+     *        after r3: T1 learns a success (p = 2/3), but r5's own class (next_turn, 2) has no
+     *        data: p = 1/2, no job.
+     * So no job ever: the run is the no-prefetch run, tier by tier. */
+    kvt_trace_t *t = load("{\"timestamp\": 0, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [10, 11]}\n"
+                          "{\"timestamp\": 1000000, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [20, 21]}\n"
+                          "{\"timestamp\": 2000000, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [1, 2]}\n"
+                          "{\"timestamp\": 2001000, \"input_length\": 12, \"output_length\": 1, \"hash_ids\": [1, 2, 3]}\n"
+                          "{\"timestamp\": 2002000, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [30, 31]}\n"
+                          "{\"timestamp\": 2010000, \"input_length\": 16, \"output_length\": 1, \"hash_ids\": [1, 2, 3, 4]}\n");
+    static const uint64_t caps[] = {1, 16};
+    kvt_node_desc_t node;
+    make_node(&node, 2, caps);
+    kvt_node_replay_result_t off = node_run(t, &node, "predictive", false);
+    kvt_node_replay_result_t on = node_run(t, &node, "predictive", true);
+    assert_false(off.prefetch);
+    assert_true(on.prefetch);
+    assert_int_equal(on.pf.jobs, 0);
+    assert_int_equal(on.pf.blocks, 0);
+    /* r3 hits [1 2] (8 tokens), r5 hits [1 2 3] (12): 20 tokens, the same tiers either way */
+    assert_int_equal(on.total.hit_tokens, 20);
+    for (uint32_t k = 0; k < 2; k++) {
+        assert_int_equal(on.tiers[k].hit_tokens, off.tiers[k].hit_tokens);
+    }
+    /* LRU never prefetches: only policies that value prefetched blocks do */
+    kvt_node_replay_result_t lru = node_run(t, &node, "lru", true);
+    assert_false(lru.prefetch);
+    kvt_trace_destroy(t);
+}
+
+/* Where sessions do come back (generated agent loops), prefetches run; their accounting is
+ * conserved, and since the lower tier never fills (nothing is ever dropped) and a prefetch only
+ * copies, every block is held somewhere at exactly the same arrivals as without prefetch: the
+ * total hit tokens are identical; only the tier serving them may change. */
+static void test_prefetch_accounting(void **state)
+{
+    (void)state;
+    kvt_gen_opts_t g;
+    kvt_gen_opts_init(&g);
+    g.kind = KVT_GEN_AGENT;
+    g.sessions = 60;
+    kvt_trace_t *t = NULL;
+    kvt_error_t err;
+    assert_int_equal(kvt_trace_generate(&g, &t, &err), KVT_OK);
+    const kvt_trace_info_t *in = kvt_trace_info(t);
+    /* 16-token blocks at 1 B per token; T0 2 % of the distinct blocks, T1 all of them */
+    uint64_t caps[] = {in->blocks / 50, in->blocks};
+    kvt_node_desc_t node;
+    make_node(&node, 2, caps);
+    for (uint32_t k = 0; k < 2; k++) {
+        node.tiers[k].capacity_bytes = caps[k] * in->block_tokens;
+    }
+    kvt_node_replay_result_t off = node_run(t, &node, "predictive", false);
+    kvt_node_replay_result_t on = node_run(t, &node, "predictive", true);
+    assert_true(on.pf.jobs > 0);
+    assert_true(on.pf.blocks >= on.pf.jobs);
+    assert_int_equal(on.pf.bytes, on.pf.blocks * in->block_tokens);
+    assert_int_equal(on.pf.useful + on.pf.late + on.pf.wasted, on.pf.blocks);
+    assert_int_equal(on.total.hit_tokens, off.total.hit_tokens);
+    assert_int_equal(on.tiers[0].hit_tokens + on.tiers[1].hit_tokens, on.total.hit_tokens);
+    assert_int_equal(off.pf.blocks, 0);
+    kvt_trace_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru_cascade),
         cmocka_unit_test(test_fetch_beyond_recompute),
         cmocka_unit_test(test_all_policies),
+        cmocka_unit_test(test_turn_model),
+        cmocka_unit_test(test_prefetch_not_when_unlikely),
+        cmocka_unit_test(test_prefetch_accounting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,126 @@
+/*
+ * Internal: the live store's shared state (store.c), placement (placement.c) and channels
+ * (channel.c). See store.c for the design.
+ */
+#ifndef KVT_STORE_STORE_INTERNAL_H
+#define KVT_STORE_STORE_INTERNAL_H
+
+#include <kvtier/prefix_index.h>
+#include <kvtier/store.h>
+
+#include "policy/policy.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define KVT_STORE_SHARDS 16u /* index shards, each under its own rwlock (power of two) */
+#define KVT_STORE_NONE   UINT32_MAX
+
+typedef struct st_counters {
+    _Atomic uint64_t hits, puts, demotions, promotions, evictions, drops, bytes_read,
+        bytes_written, errors;
+} st_counters_t;
+
+typedef struct st_tier {
+    kvt_tier_t *tier;
+    kvt_tier_kind_t kind;
+    const char *name;
+    pthread_mutex_t own_lock;
+    pthread_mutex_t *lock; /* guards pol and used: own_lock, or tier 0's when the policy's
+                              lower instances read the top one's state (predictive) */
+    void *pol;
+    uint64_t cap, used;
+    bool skipped;
+    st_counters_t c;
+} st_tier_t;
+
+typedef struct st_shard {
+    pthread_rwlock_t lock;
+    kvt_prefix_index_t *idx; /* key -> id (the bucket's slot); the tier field is unused */
+} st_shard_t;
+
+struct kvt_store {
+    st_tier_t t[KVT_MAX_TIERS];
+    uint32_t n;
+    const kvt_policy_ops_t *ops;
+    uint32_t block_tokens;
+    uint64_t block_bytes;
+    uint32_t queue_depth, access_buffer;
+
+    /* per block id: its key (written under the shard's write lock while no one holds the id),
+     * the tiers whose policy holds it (where, bit k under tier k's lock), the tiers holding its
+     * data (valid), and pins (threads using the id: it is not freed while pinned) */
+    uint32_t nids;
+    kvt_key_t *keys;
+    _Atomic uint8_t *where;
+    _Atomic uint8_t *valid;
+    _Atomic uint32_t *pins;
+    _Atomic uint64_t *last_us; /* last access (a demotion tells the policy) */
+    _Atomic uint8_t *types;    /* kvt_block_type_t the engine gave at the last access */
+    pthread_mutex_t free_lock;
+    uint32_t *free_ids; /* stack of unused ids */
+    uint32_t nfree;
+
+    st_shard_t shard[KVT_STORE_SHARDS];
+    struct timespec t0;
+    _Atomic uint64_t next_req;
+    _Atomic uint64_t gets, get_misses, puts, prefetches, busy;
+};
+
+/* The shard of a key. */
+static inline st_shard_t *st_shard(kvt_store_t *s, kvt_key_t key)
+{
+    return &s->shard[(key.lo ^ key.hi) & (KVT_STORE_SHARDS - 1)];
+}
+
+/* Microseconds since create (the policies' clock). */
+uint64_t kvt_store_now_us(const kvt_store_t *s);
+
+/* The pinned id of key, interning it (KVT_ERR_NO_SPACE when every id is in use). */
+kvt_status_t kvt_store_intern(kvt_store_t *s, kvt_key_t key, uint32_t *id_p);
+/* The pinned id of key if the index has it. */
+bool kvt_store_find(kvt_store_t *s, kvt_key_t key, uint32_t *id_p);
+/* Drop a pin; the id is freed when no pin, no policy and no tier holds it any more. */
+void kvt_store_release(kvt_store_t *s, uint32_t id);
+
+/* The fastest tier with valid data for id at or after tier `from`, or -1. */
+static inline int st_first_valid(kvt_store_t *s, uint32_t id, uint32_t from)
+{
+    unsigned v = atomic_load(&s->valid[id]) >> from;
+    return v ? (int)(from + (unsigned)__builtin_ctz(v)) : -1;
+}
+
+/* --- placement.c --------------------------------------------------------------------------- */
+
+/* Data for a block moving into a tier: its header and payload (NULL: nothing to write). */
+typedef struct st_data {
+    kvt_block_meta_t meta;
+    const void *buf;
+} st_data_t;
+
+/* Scratch a channel lends placement: one tier channel per tier and two bounce buffers. */
+typedef struct st_io {
+    kvt_tier_channel_t *tc[KVT_MAX_TIERS];
+    void *bounce[2];
+} st_io_t;
+
+/*
+ * An access of block id (pinned by the caller), as the replay engine applies it: the lower
+ * tiers holding it are touched, the top tier hits or admits it, and victims cascade down. The
+ * moves the decisions imply run here, on the caller's thread, through io. `data` is the block's
+ * content when the caller has it (a PUT, a promotion; is_put for the counters): written into the top tier when the
+ * policy holds the block there and the tier does not. Returns the tier the data was written
+ * to, or -1.
+ */
+int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_t *a,
+                     const st_data_t *data, bool is_put);
+
+/* Hits of blocks held by the top tier, applied in one pass per tier (ids stay pinned). */
+void kvt_store_apply_hits(kvt_store_t *s, const uint32_t *ids, const kvt_access_t *acc, size_t n);
+
+/* Read block id from tier k into buf (capacity cap): the tier's status; CORRUPT and NOT_FOUND
+ * clear the valid bit (CORRUPT is counted and logged). */
+kvt_status_t kvt_store_read(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, void *buf,
+                            size_t cap, kvt_block_meta_t *meta_p, size_t *len_p);
+
+#endif

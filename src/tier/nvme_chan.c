@@ -1,0 +1,591 @@
+/*
+ * An NVMe tier channel: one io_uring per channel, up to queue_depth I/Os in flight, nothing
+ * shared with other channels on the I/O path except the index shard of the key and, for a
+ * put, the short space_lock section that reserves its bytes.
+ *
+ * submit() prepares the SQE and returns; the SQEs queued since the last call are handed to the
+ * kernel in one io_uring_enter by poll() (or when the submission queue fills), so a caller that
+ * submits a batch and then polls pays one system call per batch. Each I/O in flight owns a slot:
+ * a 4 KiB-aligned buffer for its record descriptor and, when needed, the bounce copy of its
+ * payload. A PUT whose buffer is 4 KiB aligned with a length that is a multiple of 4 KiB is
+ * written zero-copy (writev: descriptor sector from the slot, payload from the caller); a GET
+ * reads zero-copy into the caller's buffer when it is aligned and holds the padded payload.
+ * Anything else goes through the slot's bounce buffer, which grows on first use to the largest
+ * record seen and is then reused: the hot path allocates nothing once warm.
+ *
+ * Durability is a group commit: a durable put's write completing puts it on the channel's wait
+ * list; when no fdatasync of this channel is in flight, the whole wait list becomes one group
+ * and one IORING_OP_FSYNC (DATASYNC) per segment file in it is submitted; the group's puts
+ * complete when those do. So the more puts in flight, the more each fdatasync covers. A record
+ * is visible to GETs once its write has completed (before its fdatasync): its bytes are on the
+ * device, only their durability is pending, and a failed fdatasync drops it again.
+ *
+ * Every completion's result goes through kvt_sys.uring_result() first (fault injection). A GET
+ * verifies the payload checksum on every read; a mismatch drops the record (KVT_ERR_CORRUPT). A
+ * GET whose segment was restarted by compaction while it read (generation changed) looks the
+ * key up again: the record has moved, and what was read may be new data.
+ */
+#include "tier/nvme_internal.h"
+
+#include "common/logging.h"
+#include "common/sysio.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <xxhash.h>
+
+enum { STAGE_READ = 1, STAGE_WRITE = 2, STAGE_SYNC = 3 };
+
+/* io->priv[] while the tier owns the io */
+#define P_STAGE 0
+#define P_SLOT  1
+#define P_SEG   2
+#define P_OFF   3
+#define P_REC   4
+#define P_GEN   5
+#define P_NEXT  6
+#define P_FLAGS 7 /* bit 0: bounce; bits 8..: GET retries */
+
+#define FLAG_BOUNCE 1u
+#define SYNC_TAG    1u /* user_data of an fsync: (seg << 1) | SYNC_TAG; io pointers are even */
+
+typedef struct slot {
+    void *buf; /* NVME_SECTOR-aligned: descriptor sector, then the bounce payload */
+    size_t cap;
+    struct iovec iov[2];
+} slot_t;
+
+typedef struct io_list {
+    kvt_tier_io_t *head, *tail;
+    size_t n;
+} io_list_t;
+
+typedef struct nvme_chan {
+    nvme_tier_t *t;
+    struct io_uring ring;
+    uint32_t qd;
+    slot_t *slots;
+    uint32_t *free_slots;
+    uint32_t nfree;
+    uint32_t unsubmitted; /* SQEs prepared, not yet handed to the kernel */
+    uint32_t writes;      /* PUT writes in flight */
+    io_list_t done;       /* completed, not yet returned by poll */
+    io_list_t wait;       /* written, waiting for the next fdatasync group */
+    io_list_t group;      /* the group whose fdatasyncs are in flight */
+    uint32_t group_pending;
+    int group_res;
+} nvme_chan_t;
+
+static void list_push(io_list_t *l, kvt_tier_io_t *io)
+{
+    io->priv[P_NEXT] = 0;
+    if (l->tail != NULL) {
+        l->tail->priv[P_NEXT] = (uint64_t)(uintptr_t)io;
+    } else {
+        l->head = io;
+    }
+    l->tail = io;
+    l->n++;
+}
+
+static kvt_tier_io_t *list_pop(io_list_t *l)
+{
+    kvt_tier_io_t *io = l->head;
+    if (io != NULL) {
+        l->head = (kvt_tier_io_t *)(uintptr_t)io->priv[P_NEXT];
+        if (l->head == NULL) {
+            l->tail = NULL;
+        }
+        l->n--;
+    }
+    return io;
+}
+
+/* The status is published when poll hands the io back (kept in priv[P_STAGE] until then), so a
+   caller that waits for status != KVT_INPROGRESS (kvt_tier_run) also drains the done list. */
+static void complete(nvme_chan_t *c, kvt_tier_io_t *io, kvt_status_t st)
+{
+    io->priv[P_STAGE] = (uint64_t)(int64_t)st;
+    list_push(&c->done, io);
+}
+
+static uint32_t slot_take(nvme_chan_t *c)
+{
+    return c->free_slots[--c->nfree];
+}
+
+static void slot_give(nvme_chan_t *c, uint32_t i)
+{
+    c->free_slots[c->nfree++] = i;
+}
+
+static bool slot_reserve(slot_t *s, size_t bytes)
+{
+    if (s->cap >= bytes) {
+        return true;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, NVME_SECTOR, bytes) != 0) {
+        return false;
+    }
+    free(s->buf);
+    s->buf = p;
+    s->cap = bytes;
+    return true;
+}
+
+static struct io_uring_sqe *get_sqe(nvme_chan_t *c)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+    while (sqe == NULL) {
+        int r = io_uring_submit(&c->ring);
+        if (r >= 0) {
+            c->unsubmitted = 0;
+        }
+        sqe = io_uring_get_sqe(&c->ring);
+    }
+    c->unsubmitted++;
+    return sqe;
+}
+
+static void flush(nvme_chan_t *c)
+{
+    while (c->unsubmitted != 0) {
+        int r = io_uring_submit(&c->ring);
+        if (r >= 0) {
+            c->unsubmitted = 0;
+        } else if (r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+            kvt_log_error("nvme: io_uring_submit: %s", strerror(-r));
+            return;
+        }
+    }
+}
+
+/* ---- GET ---- */
+
+/* Look key up and queue the payload read; false if it completed at once (miss, too small). */
+static void get_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
+{
+    nvme_tier_t *t = c->t;
+    nvme_shard_t *sh = nvme_index_shard(&t->index, io->meta.key);
+    pthread_mutex_lock(&sh->lock);
+    nvme_entry_t *e = nvme_shard_find(sh, io->meta.key);
+    nvme_entry_t copy;
+    if (e != NULL) {
+        copy = *e;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (e == NULL) {
+        slot_give(c, slot);
+        complete(c, io, KVT_ERR_NOT_FOUND);
+        return;
+    }
+    if (io->len < copy.meta.payload_bytes) {
+        slot_give(c, slot);
+        complete(c, io, KVT_ERR_DOES_NOT_FIT);
+        return;
+    }
+    io->meta = copy.meta;
+    uint64_t padded = nvme_round_up(copy.meta.payload_bytes);
+    if (padded == 0) {
+        slot_give(c, slot);
+        io->len = 0;
+        complete(c, io, KVT_OK);
+        return;
+    }
+    slot_t *s = &c->slots[slot];
+    void *dst = io->buf;
+    uint64_t flags = io->priv[P_FLAGS] & ~(uint64_t)FLAG_BOUNCE;
+    if (((uintptr_t)io->buf % NVME_SECTOR) != 0 || io->len < padded) {
+        if (!slot_reserve(s, (size_t)padded)) {
+            slot_give(c, slot);
+            complete(c, io, KVT_ERR_NO_MEMORY);
+            return;
+        }
+        dst = s->buf;
+        flags |= FLAG_BOUNCE;
+    }
+    io->priv[P_STAGE] = STAGE_READ;
+    io->priv[P_SLOT] = slot;
+    io->priv[P_SEG] = copy.loc.seg;
+    io->priv[P_OFF] = copy.loc.off;
+    io->priv[P_REC] = copy.loc.rec_bytes;
+    io->priv[P_GEN] = copy.gen;
+    io->priv[P_FLAGS] = flags;
+    struct io_uring_sqe *sqe = get_sqe(c);
+    io_uring_prep_read(sqe, t->seg[copy.loc.seg].fd, dst, (unsigned)padded,
+                       copy.loc.off + NVME_SECTOR);
+    io_uring_sqe_set_data(sqe, io);
+}
+
+static void get_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
+{
+    nvme_tier_t *t = c->t;
+    uint32_t slot = (uint32_t)io->priv[P_SLOT];
+    uint32_t seg = (uint32_t)io->priv[P_SEG];
+    uint64_t off = io->priv[P_OFF];
+    uint64_t payload = io->meta.payload_bytes;
+    uint64_t padded = nvme_round_up(payload);
+    int res = kvt_sys.uring_result(KVT_SYS_URING_READ, t->seg[seg].fd, (size_t)padded,
+                                   (off_t)(off + NVME_SECTOR), cqe_res);
+    if (atomic_load(&t->seg[seg].gen) != io->priv[P_GEN]) {
+        /* the segment was restarted while we read: the record moved; look it up again */
+        uint64_t retries = io->priv[P_FLAGS] >> 8;
+        if (retries < NVME_GET_RETRIES) {
+            io->priv[P_FLAGS] = (io->priv[P_FLAGS] & 0xff) | ((retries + 1) << 8);
+            get_issue(c, io, slot);
+            return;
+        }
+        kvt_log_error("nvme: GET gave up after %d relocations of its record", NVME_GET_RETRIES);
+        slot_give(c, slot);
+        complete(c, io, KVT_ERR_IO);
+        return;
+    }
+    char path[4096];
+    if (res != (int)padded) {
+        nvme_seg_path(t, seg, path, sizeof(path));
+        kvt_log_error("nvme: %s: read of %llu bytes at %llu: %s", path,
+                      (unsigned long long)padded, (unsigned long long)(off + NVME_SECTOR),
+                      res < 0 ? strerror(-res) : "short read");
+        nvme_count_error(t);
+        slot_give(c, slot);
+        complete(c, io, KVT_ERR_IO);
+        return;
+    }
+    const void *src = (io->priv[P_FLAGS] & FLAG_BOUNCE) != 0 ? c->slots[slot].buf : io->buf;
+    if (XXH3_64bits(src, (size_t)payload) != io->meta.payload_checksum) {
+        nvme_seg_path(t, seg, path, sizeof(path));
+        kvt_log_error("nvme: %s: record at %llu failed its payload checksum; dropped", path,
+                      (unsigned long long)off);
+        nvme_count_error(t);
+        nvme_index_drop_at(t, io->meta.key, seg, off);
+        slot_give(c, slot);
+        complete(c, io, KVT_ERR_CORRUPT);
+        return;
+    }
+    if (src != io->buf) {
+        memcpy(io->buf, src, (size_t)payload);
+    }
+    io->len = (size_t)payload;
+    slot_give(c, slot);
+    complete(c, io, KVT_OK);
+}
+
+/* ---- PUT ---- */
+
+/* Wait for this channel's own writes (they may pin the segment compaction needs). */
+static void reap(nvme_chan_t *c, bool wait);
+
+static void drain_writes(nvme_chan_t *c)
+{
+    while (c->writes != 0) {
+        reap(c, true);
+    }
+}
+
+static kvt_status_t put_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
+{
+    nvme_tier_t *t = c->t;
+    uint64_t rec = nvme_rec_bytes(io->len);
+    slot_t *s = &c->slots[slot];
+    bool zero_copy = io->len != 0 && ((uintptr_t)io->buf % NVME_SECTOR) == 0 &&
+                     (io->len % NVME_SECTOR) == 0;
+    if (!slot_reserve(s, zero_copy ? NVME_SECTOR : (size_t)rec)) {
+        return KVT_ERR_NO_MEMORY;
+    }
+    uint32_t seg;
+    uint64_t off, gen;
+    kvt_status_t st = nvme_space_alloc(t, rec, &seg, &off, &gen);
+    if (st == KVT_ERR_BUSY) {
+        drain_writes(c);
+        st = nvme_space_alloc(t, rec, &seg, &off, &gen);
+        if (st == KVT_ERR_BUSY) {
+            st = KVT_ERR_NO_SPACE; /* other channels' appends pin the only candidates */
+        }
+    }
+    if (st != KVT_OK) {
+        return st;
+    }
+    nvme_rec_encode(&io->meta, gen, off, s->buf);
+    io->priv[P_STAGE] = STAGE_WRITE;
+    io->priv[P_SLOT] = slot;
+    io->priv[P_SEG] = seg;
+    io->priv[P_OFF] = off;
+    io->priv[P_REC] = rec;
+    io->priv[P_GEN] = gen;
+    struct io_uring_sqe *sqe = get_sqe(c);
+    if (zero_copy) {
+        s->iov[0] = (struct iovec){.iov_base = s->buf, .iov_len = NVME_SECTOR};
+        s->iov[1] = (struct iovec){.iov_base = io->buf, .iov_len = io->len};
+        io_uring_prep_writev(sqe, t->seg[seg].fd, s->iov, 2, off);
+    } else {
+        char *p = (char *)s->buf + NVME_SECTOR;
+        memcpy(p, io->buf, io->len);
+        memset(p + io->len, 0, (size_t)(rec - NVME_SECTOR - io->len));
+        io_uring_prep_write(sqe, t->seg[seg].fd, s->buf, (unsigned)rec, off);
+    }
+    io_uring_sqe_set_data(sqe, io);
+    c->writes++;
+    return KVT_OK;
+}
+
+static void put_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
+{
+    nvme_tier_t *t = c->t;
+    uint32_t seg = (uint32_t)io->priv[P_SEG];
+    uint64_t off = io->priv[P_OFF];
+    uint64_t rec = io->priv[P_REC];
+    int res = kvt_sys.uring_result(KVT_SYS_URING_WRITE, t->seg[seg].fd, (size_t)rec, (off_t)off,
+                                   cqe_res);
+    slot_give(c, (uint32_t)io->priv[P_SLOT]);
+    c->writes--;
+    if (res != (int)rec) {
+        char path[4096];
+        nvme_seg_path(t, seg, path, sizeof(path));
+        kvt_log_error("nvme: %s: write of %llu bytes at %llu: %s", path,
+                      (unsigned long long)rec, (unsigned long long)off,
+                      res < 0 ? strerror(-res) : "short write");
+        nvme_count_error(t);
+        atomic_fetch_sub(&t->seg[seg].writers, 1);
+        complete(c, io, res == -ENOSPC || res == -EDQUOT ? KVT_ERR_NO_SPACE : KVT_ERR_IO);
+        return;
+    }
+    nvme_loc_t loc = {.seg = seg, .off = off, .rec_bytes = rec};
+    bool indexed = nvme_index_put(t, &io->meta, &loc, io->priv[P_GEN], true);
+    atomic_fetch_sub(&t->seg[seg].writers, 1); /* after the index insert (see nvme_space.c) */
+    if (!indexed && !nvme_index_contains_key(t, io->meta.key)) {
+        complete(c, io, KVT_ERR_NO_MEMORY);
+        return;
+    }
+    if (!t->durable) {
+        complete(c, io, KVT_OK);
+        return;
+    }
+    io->priv[P_STAGE] = STAGE_SYNC;
+    list_push(&c->wait, io);
+}
+
+/* Turn the wait list into a group: one fdatasync per segment file it wrote to. */
+static void sync_start(nvme_chan_t *c)
+{
+    if (c->group_pending != 0 || c->wait.head == NULL) {
+        return;
+    }
+    c->group = c->wait;
+    c->wait = (io_list_t){0};
+    c->group_res = 0;
+    uint32_t segs[8];
+    uint32_t nsegs = 0;
+    for (kvt_tier_io_t *io = c->group.head; io != NULL;
+         io = (kvt_tier_io_t *)(uintptr_t)io->priv[P_NEXT]) {
+        uint32_t seg = (uint32_t)io->priv[P_SEG];
+        bool seen = false;
+        for (uint32_t i = 0; i < nsegs; i++) {
+            seen = seen || segs[i] == seg;
+        }
+        if (!seen && nsegs < 8) {
+            segs[nsegs++] = seg;
+        } else if (!seen) {
+            /* more than 8 segments in one group cannot happen with sane segment sizes; sync
+               the extra ones synchronously rather than lose their durability */
+            if (kvt_sys.fdatasync(c->t->seg[seg].fd) != 0) {
+                c->group_res = -errno;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < nsegs; i++) {
+        struct io_uring_sqe *sqe = get_sqe(c);
+        io_uring_prep_fsync(sqe, c->t->seg[segs[i]].fd, IORING_FSYNC_DATASYNC);
+        io_uring_sqe_set_data64(sqe, ((uint64_t)segs[i] << 1) | SYNC_TAG);
+        c->group_pending++;
+    }
+}
+
+static void sync_done(nvme_chan_t *c, uint32_t seg, int cqe_res)
+{
+    nvme_tier_t *t = c->t;
+    int res = kvt_sys.uring_result(KVT_SYS_URING_FSYNC, t->seg[seg].fd, 0, 0, cqe_res);
+    if (res < 0) {
+        char path[4096];
+        nvme_seg_path(t, seg, path, sizeof(path));
+        kvt_log_error("nvme: %s: fdatasync: %s; the puts it covered fail", path, strerror(-res));
+        nvme_count_error(t);
+        c->group_res = res;
+    }
+    if (--c->group_pending != 0) {
+        return;
+    }
+    kvt_tier_io_t *io;
+    while ((io = list_pop(&c->group)) != NULL) {
+        if (c->group_res < 0) {
+            nvme_index_drop_at(t, io->meta.key, (uint32_t)io->priv[P_SEG], io->priv[P_OFF]);
+            complete(c, io, c->group_res == -ENOSPC ? KVT_ERR_NO_SPACE : KVT_ERR_IO);
+        } else {
+            complete(c, io, KVT_OK);
+        }
+    }
+}
+
+/* ---- completion loop ---- */
+
+static bool busy(const nvme_chan_t *c)
+{
+    return c->nfree != c->qd || c->group_pending != 0 || c->wait.head != NULL;
+}
+
+/* Hand queued SQEs to the kernel and handle every completion there is; with wait, block for
+   at least one first (only call it with I/O in flight). */
+static void reap(nvme_chan_t *c, bool wait)
+{
+    sync_start(c);
+    if (wait) {
+        int r;
+        do {
+            r = io_uring_submit_and_wait(&c->ring, 1);
+        } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
+        if (r >= 0) {
+            c->unsubmitted = 0;
+        }
+    } else {
+        flush(c);
+    }
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&c->ring, head, cqe)
+    {
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        n++;
+        if ((ud & SYNC_TAG) != 0) {
+            sync_done(c, (uint32_t)(ud >> 1), cqe->res);
+            continue;
+        }
+        kvt_tier_io_t *io = (kvt_tier_io_t *)(uintptr_t)ud;
+        if (io->priv[P_STAGE] == STAGE_READ) {
+            get_done(c, io, cqe->res);
+        } else {
+            put_done(c, io, cqe->res);
+        }
+    }
+    io_uring_cq_advance(&c->ring, n);
+    sync_start(c);
+    flush(c);
+}
+
+/* ---- the ops entries ---- */
+
+kvt_status_t nvme_chan_open(void *ctx, void **chan_p)
+{
+    nvme_tier_t *t = ctx;
+    nvme_chan_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return KVT_ERR_NO_MEMORY;
+    }
+    c->t = t;
+    c->qd = t->queue_depth;
+    c->slots = calloc(c->qd, sizeof(*c->slots));
+    c->free_slots = calloc(c->qd, sizeof(*c->free_slots));
+    if (c->slots == NULL || c->free_slots == NULL) {
+        goto err_alloc;
+    }
+    for (uint32_t i = 0; i < c->qd; i++) {
+        if (!slot_reserve(&c->slots[i], NVME_SECTOR)) {
+            goto err_alloc;
+        }
+        c->free_slots[i] = c->qd - 1 - i;
+    }
+    c->nfree = c->qd;
+    /* SQ: an SQE per I/O plus the fdatasyncs of one group; CQ twice that (the default) */
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    p.flags = IORING_SETUP_COOP_TASKRUN;
+    int r = io_uring_queue_init_params(c->qd + 16, &c->ring, &p);
+    if (r == -EINVAL) {
+        memset(&p, 0, sizeof(p));
+        r = io_uring_queue_init_params(c->qd + 16, &c->ring, &p);
+    }
+    if (r < 0) {
+        kvt_log_error("nvme: io_uring_queue_init (%u entries): %s", c->qd + 16, strerror(-r));
+        for (uint32_t i = 0; i < c->qd; i++) {
+            free(c->slots[i].buf);
+        }
+        free(c->slots);
+        free(c->free_slots);
+        free(c);
+        return r == -ENOMEM ? KVT_ERR_NO_MEMORY : KVT_ERR_UNAVAILABLE;
+    }
+    *chan_p = c;
+    return KVT_OK;
+
+err_alloc:
+    if (c->slots != NULL) {
+        for (uint32_t i = 0; i < c->qd; i++) {
+            free(c->slots[i].buf);
+        }
+    }
+    free(c->slots);
+    free(c->free_slots);
+    free(c);
+    return KVT_ERR_NO_MEMORY;
+}
+
+void nvme_chan_close(void *chan)
+{
+    nvme_chan_t *c = chan;
+    if (c == NULL) {
+        return;
+    }
+    while (busy(c)) {
+        reap(c, true);
+    }
+    io_uring_queue_exit(&c->ring);
+    for (uint32_t i = 0; i < c->qd; i++) {
+        free(c->slots[i].buf);
+    }
+    free(c->slots);
+    free(c->free_slots);
+    free(c);
+}
+
+kvt_status_t nvme_chan_submit(void *chan, kvt_tier_io_t *io)
+{
+    nvme_chan_t *c = chan;
+    if (c->nfree == 0) {
+        return KVT_ERR_BUSY;
+    }
+    io->priv[P_FLAGS] = 0;
+    uint32_t slot = slot_take(c);
+    if (io->op == KVT_TIER_GET) {
+        get_issue(c, io, slot);
+        return KVT_OK;
+    }
+    if (nvme_index_contains_key(c->t, io->meta.key)) {
+        slot_give(c, slot);
+        complete(c, io, KVT_OK); /* equal keys name equal content: nothing to write */
+        return KVT_OK;
+    }
+    kvt_status_t st = put_issue(c, io, slot);
+    if (st != KVT_OK) {
+        slot_give(c, slot);
+        complete(c, io, st);
+    }
+    return KVT_OK;
+}
+
+size_t nvme_chan_poll(void *chan, size_t min_complete, kvt_tier_io_t **done, size_t max)
+{
+    nvme_chan_t *c = chan;
+    reap(c, false);
+    while (c->done.n < min_complete && busy(c)) {
+        reap(c, true);
+    }
+    size_t n = 0;
+    while (n < max && c->done.head != NULL) {
+        kvt_tier_io_t *io = list_pop(&c->done);
+        io->status = (kvt_status_t)(int64_t)io->priv[P_STAGE];
+        done[n++] = io;
+    }
+    return n;
+}
