@@ -123,6 +123,13 @@ KVT_API kvt_status_t kvt_tier_scan(kvt_tier_t *tier, kvt_tier_scan_cb_t cb, void
 
 KVT_API void kvt_tier_info(kvt_tier_t *tier, kvt_tier_info_t *info);
 
+/*
+ * How many blocks of payload_bytes each the (empty) tier holds, after its own overheads: record
+ * headers, slot size classes, sector alignment, a compaction reserve. A policy placing blocks of
+ * that size in the tier can count on this many puts succeeding.
+ */
+KVT_API uint64_t kvt_tier_capacity_blocks(kvt_tier_t *tier, uint64_t payload_bytes);
+
 KVT_END_DECLS
 
 #endif

@@ -131,24 +131,6 @@ void kvt_store_release(kvt_store_t *s, uint32_t id)
 
 /* --- create --------------------------------------------------------------------------------- */
 
-/*
- * Blocks a tier of this configuration holds, by each backend's record layout: DRAM, CXL and PFS
- * charge header + payload against capacity_bytes; NVMe writes a 4 KiB header sector plus the
- * payload rounded to 4 KiB into segments that start with a header sector, and keeps one segment
- * in reserve for compaction (src/tier/nvme_internal.h, nvme_space.c).
- */
-static uint64_t tier_blocks(const kvt_tier_config_t *c, uint64_t block_bytes)
-{
-    if (c->kind == KVT_TIER_NVME) {
-        uint64_t rec = 4096 + ((block_bytes + 4095) & ~(uint64_t)4095);
-        uint64_t seg = c->segment_bytes;
-        uint64_t nseg = seg ? c->capacity_bytes / seg : 0;
-        nseg = nseg < 2 ? 2 : nseg;
-        return seg > 4096 ? (nseg - 1) * ((seg - 4096) / rec) : 0;
-    }
-    return c->capacity_bytes / (block_bytes + KVT_BLOCK_HEADER_BYTES);
-}
-
 /* Whether fetching one block from a tier of this kind takes at least as long as recomputing
  * it, by the node's figures (the rule of the node replay, kvtier/replay.h). */
 static bool tier_not_worth(const kvt_store_opts_t *o, kvt_tier_kind_t kind)
@@ -319,7 +301,7 @@ kvt_status_t kvt_store_create(const kvt_store_opts_t *user, kvt_store_t **store_
         if ((st = kvt_tier_open(c, &t->tier, err)) != KVT_OK) {
             goto fail;
         }
-        t->cap = tier_blocks(c, o.block_bytes);
+        t->cap = kvt_tier_capacity_blocks(t->tier, o.block_bytes);
         t->skipped = k > 0 && tier_not_worth(&o, c->kind);
         total += t->cap;
         if (ops == &kvt_policy_predictive) {

@@ -402,6 +402,22 @@ void kvt_mem_tier_info(void *ctx, kvt_tier_info_t *info)
     info->errors = 0; /* memory copies do not fail */
 }
 
+/* The smaller of the byte budget (header + payload per record) and the slots the arena's slabs
+ * give payload_bytes' size class. */
+uint64_t kvt_mem_tier_records(void *ctx, uint64_t payload_bytes)
+{
+    kvt_mem_tier_t *t = ctx;
+    uint64_t by_bytes = t->capacity / record_bytes(payload_bytes);
+    uint64_t slot = kvt_arena_class_bytes(t->arena, payload_bytes);
+    if (slot == 0) {
+        return 0;
+    }
+    kvt_arena_stats_t st;
+    kvt_arena_stats(t->arena, &st);
+    uint64_t by_slots = st.slabs * (st.slab_bytes / slot);
+    return by_bytes < by_slots ? by_bytes : by_slots;
+}
+
 kvt_arena_t *kvt_mem_tier_arena(void *ctx)
 {
     return ((kvt_mem_tier_t *)ctx)->arena;

@@ -797,6 +797,13 @@ static void pfs_info(void *ctx, kvt_tier_info_t *info)
     info->errors = atomic_load(&p->errors);
 }
 
+/* One file per record: header + payload bytes count against the capacity. */
+static uint64_t pfs_records(void *ctx, uint64_t payload_bytes)
+{
+    pfs_t *p = ctx;
+    return p->capacity / (KVT_BLOCK_HEADER_BYTES + payload_bytes);
+}
+
 const kvt_tier_ops_t kvt_tier_pfs_ops = {
     .version = KVT_TIER_OPS_VERSION,
     .kind = KVT_TIER_PFS,
@@ -812,4 +819,5 @@ const kvt_tier_ops_t kvt_tier_pfs_ops = {
     .contains = pfs_contains,
     .scan = pfs_scan,
     .info = pfs_info,
+    .records = pfs_records,
 };

@@ -182,6 +182,14 @@ kvt_status_t kvt_tier_scan(kvt_tier_t *tier, kvt_tier_scan_cb_t cb, void *arg)
     return tier->ops->scan(tier->ctx, cb, arg);
 }
 
+uint64_t kvt_tier_capacity_blocks(kvt_tier_t *tier, uint64_t payload_bytes)
+{
+    if (payload_bytes + KVT_BLOCK_HEADER_BYTES > tier->max_record_bytes) {
+        return 0;
+    }
+    return tier->ops->records(tier->ctx, payload_bytes);
+}
+
 void kvt_tier_info(kvt_tier_t *tier, kvt_tier_info_t *info)
 {
     memset(info, 0, sizeof(*info));

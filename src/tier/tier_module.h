@@ -29,6 +29,9 @@ typedef struct kvt_tier_ops {
     bool (*contains)(void *ctx, kvt_key_t key);
     kvt_status_t (*scan)(void *ctx, kvt_tier_scan_cb_t cb, void *arg);
     void (*info)(void *ctx, kvt_tier_info_t *info); /* fill all but kind and name */
+    /* How many records of payload_bytes an empty tier holds: what a policy over this tier may
+     * count on, with this backend's headers, slots, alignment and reserve taken into account. */
+    uint64_t (*records)(void *ctx, uint64_t payload_bytes);
 } kvt_tier_ops_t;
 
 /* The built-in backends (tier.c's table). */

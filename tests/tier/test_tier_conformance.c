@@ -128,7 +128,8 @@ static void test_duplicate_and_remove(void **state)
  * Capacity: 16 MiB of 256 KiB blocks. A tier may spend some of its capacity on headers,
  * alignment and (NVMe) a spare segment for compaction, but must hold at least half of the
  * 64 payloads that fit (32), never more than 64, answer NO_SPACE when full rather than evicting
- * anything, and take new blocks again once blocks are removed (the store's eviction).
+ * anything, and take new blocks again once blocks are removed (the store's eviction). The
+ * number it took is the number kvt_tier_capacity_blocks() announced.
  */
 static void test_capacity_and_reclaim(void **state)
 {
@@ -145,6 +146,9 @@ static void test_capacity_and_reclaim(void **state)
     }
     assert_int_equal(st, KVT_ERR_NO_SPACE);
     assert_true(n >= 32);
+    /* what the tier promises a policy is exactly what it took: no more (a policy would meet
+     * NO_SPACE), and no fewer than it can hold (capacity wasted by the placement above) */
+    assert_int_equal(kvt_tier_capacity_blocks(t, bs), n);
     /* nothing was evicted by the tier itself */
     for (unsigned i = 0; i < n; i++) {
         assert_int_equal(fx_get(c, fx_key(100 + i), bs, bs), KVT_OK);
