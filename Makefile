@@ -46,6 +46,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_index
 	@echo
+	@./$(BUILD)/bench/bench_store_lookup
+	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 
 install: build

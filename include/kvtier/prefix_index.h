@@ -66,6 +66,10 @@ KVT_API kvt_status_t kvt_prefix_index_get(const kvt_prefix_index_t *idx, kvt_key
 KVT_API size_t kvt_prefix_index_match(const kvt_prefix_index_t *idx, const kvt_key_t *chain,
                                       size_t n, uint8_t *tiers_out, uint32_t *slots_out);
 
+/* A hint: start loading key's bucket into the cache, for a caller that will look it up soon
+ * (match() does this itself along a chain). Never fails, changes nothing. */
+KVT_API void kvt_prefix_index_prefetch(const kvt_prefix_index_t *idx, kvt_key_t key);
+
 /* Blocks in the index. */
 KVT_API size_t kvt_prefix_index_size(const kvt_prefix_index_t *idx);
 

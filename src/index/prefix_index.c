@@ -240,6 +240,11 @@ size_t kvt_prefix_index_match(const kvt_prefix_index_t *idx, const kvt_key_t *ch
     return n;
 }
 
+void kvt_prefix_index_prefetch(const kvt_prefix_index_t *idx, kvt_key_t key)
+{
+    __builtin_prefetch(&idx->b[(size_t)key.lo & idx->mask]);
+}
+
 size_t kvt_prefix_index_size(const kvt_prefix_index_t *idx)
 {
     return idx == NULL ? 0 : idx->count;

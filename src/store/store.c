@@ -393,27 +393,45 @@ void kvt_store_destroy(kvt_store_t *s)
 
 /* --- lookup and stats ----------------------------------------------------------------------- */
 
+/*
+ * One chain is looked up under the read locks of every shard, taken once in shard order, rather
+ * than one lock round trip per block: a 2,000-block chain touches every shard anyway, and 16
+ * uncontended read locks cost less than 2,000 (measured on the 2-vCPU dev VM, 200 k blocks
+ * resident: 62 us mean per 2,000-block chain with a lock per block). Writers hold one shard at a
+ * time, so the fixed order cannot deadlock; they wait at most one lookup.
+ */
 size_t kvt_store_lookup(kvt_store_t *s, const kvt_key_t *chain, size_t n, uint8_t *tiers_out)
 {
-    if (s == NULL || chain == NULL) {
+    if (s == NULL || chain == NULL || n == 0) {
         return 0;
+    }
+    for (uint32_t k = 0; k < KVT_STORE_SHARDS; k++) {
+        pthread_rwlock_rdlock(&s->shard[k].lock);
+    }
+    enum { AHEAD = 16 }; /* blocks whose buckets are loading while one is looked up */
+    for (size_t j = 0; j < n && j < AHEAD; j++) {
+        kvt_prefix_index_prefetch(st_shard(s, chain[j])->idx, chain[j]);
     }
     size_t i = 0;
     for (; i < n; i++) {
+        if (i + AHEAD < n) {
+            kvt_prefix_index_prefetch(st_shard(s, chain[i + AHEAD])->idx, chain[i + AHEAD]);
+        }
         st_shard_t *sh = st_shard(s, chain[i]);
         uint32_t id;
         int k = -1;
-        pthread_rwlock_rdlock(&sh->lock);
         if (kvt_prefix_index_get(sh->idx, chain[i], NULL, &id) == KVT_OK) {
             k = st_first_valid(s, id, 0);
         }
-        pthread_rwlock_unlock(&sh->lock);
         if (k < 0) {
             break;
         }
         if (tiers_out != NULL) {
             tiers_out[i] = (uint8_t)k;
         }
+    }
+    for (uint32_t k = KVT_STORE_SHARDS; k-- > 0;) {
+        pthread_rwlock_unlock(&s->shard[k].lock);
     }
     return i;
 }
