@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the config.json reader and the trace readers with libFuzzer + ASan + UBSan.
+# Fuzz the config.json reader, the trace readers and block records read back from a tier with
+# libFuzzer + ASan + UBSan.
 #
 # Configures build-fuzz/ with clang (-DKVT_FUZZ=ON -DKVT_TESTS=OFF) and builds two targets:
 #   fuzz_config  config.json -> model -> sizing; seeds in build-fuzz/corpus: the catalog configs
@@ -7,6 +8,8 @@
 #   fuzz_trace   trace file -> kvt_trace_load (auto, Mooncake, Bailian) -> replay; seeds in
 #                build-fuzz/corpus-trace: Mooncake lines written here, the Bailian fixture
 #                (tests/data/bailian_small.jsonl) and broken variants.
+#   fuzz_block   a block file left in a PFS directory -> GET through the tier; seeds in
+#                build-fuzz/corpus-block: valid records of a few sizes and damaged variants.
 # Each runs for FUZZ_SECONDS (default 60). Exits non-zero when either finds a crash, a leak,
 # undefined behaviour or a timeout; the input that triggered it is left in build-fuzz/artifacts/
 # (config-... or trace-...). FUZZ_TRACE_POLICIES="lru,belady" limits the policies fuzz_trace
@@ -26,7 +29,7 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/install
 
 CC=clang cmake -S "$root" -B "$build" -DKVT_FUZZ=ON -DKVT_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_config fuzz_trace -j"$(nproc)"
+cmake --build "$build" --target fuzz_config fuzz_trace fuzz_block -j"$(nproc)"
 
 corpus="$build/corpus"
 mkdir -p "$corpus" "$build/artifacts"
@@ -121,6 +124,31 @@ tdict="$build/trace.dict"
     printf '"\\x0a"\n'
 } >"$tdict"
 
+# The block corpus: records laid out as kvtier/block.h documents, checksums left for the harness
+# to repair (first byte 3), of a few payload sizes, plus damaged variants.
+bcorpus="$build/corpus-block"
+mkdir -p "$bcorpus"
+python3 - "$bcorpus" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+def record(payload_len, declared=None, version=1, fill=b"kv"):
+    payload = (fill * (payload_len // len(fill) + 1))[:payload_len]
+    h = b"KVTBLK01" + struct.pack("<HHI", version, 128, 1)
+    h += struct.pack("<QQQQQ", 0x0102030405060708, 0x1112131415161718, 0x21, 0x31, 7)
+    h += struct.pack("<QQQI4x", 0xabc, 0, 4096, 16)
+    h += struct.pack("<QQ", payload_len if declared is None else declared, 0)
+    h += bytes(16) + bytes(8)
+    assert len(h) == 128
+    return h + payload
+seeds = {"empty-payload": record(0), "small": record(100), "block-4k": record(4096),
+         "block-64k": record(65536), "declared-longer": record(100, 5000),
+         "declared-huge": record(16, 1 << 62), "version-2": record(64, version=2)}
+for name, body in seeds.items():
+    open(os.path.join(out, name), "wb").write(bytes([3]) + body)
+    open(os.path.join(out, name + "-raw"), "wb").write(bytes([0]) + body)
+open(os.path.join(out, "truncated"), "wb").write(bytes([3]) + record(4096)[:2000])
+PY
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 status=0
@@ -137,6 +165,13 @@ fi
 rc=$?
 if [ "$rc" -ne 0 ]; then
     echo "fuzz.sh: fuzz_trace failed (exit $rc); reproducer in $build/artifacts/" >&2
+    [ "$status" -ne 0 ] || status=$rc
+fi
+"$build/fuzz/fuzz_block" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$build/artifacts/block-" "$bcorpus"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    echo "fuzz.sh: fuzz_block failed (exit $rc); reproducer in $build/artifacts/" >&2
     [ "$status" -ne 0 ] || status=$rc
 fi
 set -e
