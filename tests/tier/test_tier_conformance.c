@@ -343,15 +343,7 @@ int main(void)
         static suite_t suites[4];
         suite_t *s = &suites[k];
         s->kind = kinds[k];
-        char dir[128];
-        fx_mkdtemp(dir);
-        kvt_tier_config_t cfg;
-        fx_config(&cfg, s->kind, dir, 16u << 20);
-        char why[256] = "";
-        kvt_status_t st = kvt_tier_probe(&cfg, why, sizeof(why));
-        fx_rmtree(dir);
-        if (st != KVT_OK) {
-            printf("skipped: tier %s unavailable here: %s\n", kvt_tier_kind_name(s->kind), why);
+        if (!fx_available(s->kind)) {
             continue;
         }
         const struct CMUnitTest tests[] = {

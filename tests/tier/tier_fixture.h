@@ -107,6 +107,22 @@ static inline void fx_config(kvt_tier_config_t *cfg, kvt_tier_kind_t kind, const
     cfg->dir = dir;
 }
 
+/* Whether a tier of kind can run here; prints "skipped: ..." with the probe's reason if not. */
+static inline bool fx_available(kvt_tier_kind_t kind)
+{
+    char dir[128];
+    fx_mkdtemp(dir);
+    kvt_tier_config_t cfg;
+    fx_config(&cfg, kind, dir, 16u << 20);
+    char why[256] = "";
+    kvt_status_t st = kvt_tier_probe(&cfg, why, sizeof(why));
+    fx_rmtree(dir);
+    if (st != KVT_OK) {
+        printf("skipped: tier %s unavailable here: %s\n", kvt_tier_kind_name(kind), why);
+    }
+    return st == KVT_OK;
+}
+
 /* Put key's block of len bytes through chan and wait; returns the status. */
 static inline kvt_status_t fx_put(kvt_tier_channel_t *chan, kvt_key_t key, size_t len)
 {
