@@ -13,6 +13,7 @@
 #include <kvtier/key.h>
 
 #include "common/error.h"
+#include "common/le.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -20,22 +21,6 @@
 #include <xxhash.h>
 
 #define HEADER_BYTES 48u
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (unsigned char)(v >> (8 * i));
-    }
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
 
 void kvt_key_ctx_init(kvt_key_ctx_t *ctx)
 {
@@ -58,8 +43,8 @@ static kvt_status_t hash_block(kvt_key_hash_t hash, const unsigned char *buf, si
     if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16) {
         return kvt_error_set(err, KVT_ERR_UNAVAILABLE, "key: libcrypto failed to compute SHA-256");
     }
-    key_p->lo = get_le64(md);
-    key_p->hi = get_le64(md + 8);
+    key_p->lo = kvt_get_le64(md);
+    key_p->hi = kvt_get_le64(md + 8);
     return KVT_OK;
 }
 
@@ -93,17 +78,17 @@ kvt_status_t kvt_key_chain(const kvt_key_ctx_t *ctx, const uint32_t *tokens, siz
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "key: out of memory for %zu tokens",
                              per_block);
     }
-    put_le64(buf + 16, ctx->tenant_salt[0]);
-    put_le64(buf + 24, ctx->tenant_salt[1]);
-    put_le64(buf + 32, ctx->model_fingerprint[0]);
-    put_le64(buf + 40, ctx->model_fingerprint[1]);
+    kvt_put_le64(buf + 16, ctx->tenant_salt[0]);
+    kvt_put_le64(buf + 24, ctx->tenant_salt[1]);
+    kvt_put_le64(buf + 32, ctx->model_fingerprint[0]);
+    kvt_put_le64(buf + 40, ctx->model_fingerprint[1]);
     kvt_key_t parent = {0, 0};
     kvt_status_t status = KVT_OK;
     for (size_t b = 0; b < nblocks; b++) {
         size_t first = b * block_tokens;
         size_t n = ntokens - first < block_tokens ? ntokens - first : block_tokens;
-        put_le64(buf, parent.lo);
-        put_le64(buf + 8, parent.hi);
+        kvt_put_le64(buf, parent.lo);
+        kvt_put_le64(buf + 8, parent.hi);
         unsigned char *p = buf + HEADER_BYTES;
         for (size_t t = 0; t < n; t++) {
             uint32_t v = tokens[first + t];
