@@ -85,7 +85,19 @@ typedef struct kvt_node_replay_opts {
                                   * their next request (only for policies that value prefetched
                                   * blocks: predictive; docs/replay.md). Off by default: on the
                                   * real traces it moved T0 hits by under a point either way */
+    bool hold_cost;              /* demote by value (needs model and node->gpu): a block leaving
+                                  * tier k goes to the first lower tier i where
+                                  * P(reuse) (recompute_s - fetch_s[i]) - hold_s[i] > 0, else is
+                                  * dropped; hold_s[i]: the tier kind's $ per GB-hour
+                                  * (kvt_tier_hold_usd_per_gb_hour) for the block's bytes over the
+                                  * 600 s reuse horizon, in GPU-seconds at node->gpu's $ per hour.
+                                  * P(reuse): predictive's posterior, 1 for other policies. Off by
+                                  * default: it lowers the hit rate (docs/replay.md) */
 } kvt_node_replay_opts_t;
+
+/* The default price of holding one GB for one hour in a tier of this kind, USD (an assumption
+ * documented in docs/replay.md; HBM is priced but never a demotion target). */
+KVT_API double kvt_tier_hold_usd_per_gb_hour(kvt_tier_kind_t kind);
 
 KVT_API void kvt_node_replay_opts_init(kvt_node_replay_opts_t *opts);
 
@@ -98,6 +110,8 @@ typedef struct kvt_tier_stats {
     uint64_t hit_blocks;
     uint64_t insertions;   /* admissions (T0) and demotions into the tier */
     uint64_t evictions;
+    double hold_s;         /* opts.hold_cost: holding a block here over the horizon, GPU-seconds */
+    uint64_t dropped;      /* opts.hold_cost: blocks leaving this tier that no lower tier valued */
 } kvt_tier_stats_t;
 
 /* Prefetch into T0 ahead of a session's predicted next request (docs/replay.md). Every

@@ -181,8 +181,15 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
         snprintf(label, sizeof(label), p == 0 ? "%s, HBM only" : "%s", pol);
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
-        st = kvt_cli_node_run(trace, &node, model, sizing->kv_bytes_per_token, pol, p == 0 ? 1 : 0,
-                              false, tty ? kvt_cli_progress : NULL, ttft + p * in->requests, &r, &pr, &err);
+        kvt_node_replay_opts_t o;
+        kvt_node_replay_opts_init(&o);
+        o.policy = pol;
+        o.node = &node;
+        o.model = model;
+        o.kv_bytes_per_token = sizing->kv_bytes_per_token;
+        o.tiers = p == 0 ? 1 : 0;
+        o.progress = tty ? kvt_cli_progress : NULL;
+        st = kvt_cli_node_run(trace, &o, ttft + p * in->requests, &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
             rc = kvt_cli_exit_for(st);

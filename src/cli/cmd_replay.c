@@ -42,6 +42,8 @@ static const char help[] =
     "  --tiers N           use only the node's first N tiers\n"
     "  --prefetch          node replay, predictive: prefetch sessions predicted to return into\n"
     "                      HBM ahead of their next request (docs/replay.md)\n"
+    "  --hold-cost         node replay: demote a block only to a tier where its value (reuse x\n"
+    "                      recompute saved - fetch - holding cost) is positive, else drop it\n"
     "  --json              JSON on stdout: one object, or an array for several runs\n"
     "  -h, --help          this help\n"
     "\n"
@@ -52,7 +54,7 @@ static const char help[] =
 
 enum {
     OPT_TRACE = 256, OPT_FORMAT, OPT_BLOCK, OPT_POLICY, OPT_CAPACITY, OPT_JSON, OPT_GENERATE,
-    OPT_SESSIONS, OPT_SEED, OPT_NODE, OPT_TIERS, OPT_PREFETCH,
+    OPT_SESSIONS, OPT_SEED, OPT_NODE, OPT_TIERS, OPT_PREFETCH, OPT_HOLD_COST,
 };
 
 static const struct option longopts[] = {
@@ -68,6 +70,7 @@ static const struct option longopts[] = {
     {"node", required_argument, NULL, OPT_NODE},
     {"tiers", required_argument, NULL, OPT_TIERS},
     {"prefetch", no_argument, NULL, OPT_PREFETCH},
+    {"hold-cost", no_argument, NULL, OPT_HOLD_COST},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -87,6 +90,7 @@ typedef struct replay_cli {
     size_t ncaps;
     bool json;
     bool prefetch;
+    bool hold_cost;
 } replay_cli_t;
 
 static bool parse_caps(const char *arg, replay_cli_t *c)
@@ -201,8 +205,17 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         snprintf(label, sizeof(label), p == 0 ? "%s, HBM only" : "%s", pol);
         kvt_node_replay_result_t r;
         kvt_proj_result_t pr;
-        st = kvt_cli_node_run(trace, &node, model, bpt, pol, tiers, c->prefetch && p > 0, tty ? kvt_cli_progress : NULL, NULL,
-                              &r, &pr, &err);
+        kvt_node_replay_opts_t o;
+        kvt_node_replay_opts_init(&o);
+        o.policy = pol;
+        o.node = &node;
+        o.model = model;
+        o.kv_bytes_per_token = bpt;
+        o.tiers = tiers;
+        o.prefetch = c->prefetch && p > 0;
+        o.hold_cost = c->hold_cost && p > 0;
+        o.progress = tty ? kvt_cli_progress : NULL;
+        st = kvt_cli_node_run(trace, &o, NULL, &r, &pr, &err);
         if (st != KVT_OK) {
             kvt_cli_error(V, "%s", err.message);
             rc = kvt_cli_exit_for(st);
@@ -282,6 +295,7 @@ int kvt_cmd_replay(int argc, char **argv)
         case OPT_CAPACITY: ok = parse_caps(optarg, &c); break;
         case OPT_JSON: c.json = true; break;
         case OPT_PREFETCH: c.prefetch = true; break;
+        case OPT_HOLD_COST: c.hold_cost = true; break;
         case OPT_GENERATE:
             c.generate = true;
             if (kvt_gen_kind_parse(optarg, &c.gen.kind) != KVT_OK) {

@@ -5,33 +5,24 @@
  */
 #include "cli/replay_common.h"
 
-kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_desc_t *node,
-                              const kvt_model_t *model, uint64_t bpt, const char *policy,
-                              uint32_t tiers, bool prefetch, kvt_progress_cb_t progress,
-                              double *ttft_sorted,
-                              kvt_node_replay_result_t *r, kvt_proj_result_t *pr,
-                              kvt_error_t *err)
+/* opts as the caller set them (policy, node, model, kv_bytes_per_token, tiers, prefetch,
+ * hold_cost, progress); per-request records are switched on for the projection. */
+kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_replay_opts_t *opts,
+                              double *ttft_sorted, kvt_node_replay_result_t *r,
+                              kvt_proj_result_t *pr, kvt_error_t *err)
 {
-    kvt_node_replay_opts_t o;
+    kvt_node_replay_opts_t o = *opts;
     kvt_proj_opts_t po;
     kvt_status_t st;
-    kvt_node_replay_opts_init(&o);
-    o.policy = policy;
-    o.node = node;
-    o.kv_bytes_per_token = bpt;
-    o.tiers = tiers;
-    o.prefetch = prefetch;
     o.record = true;
-    o.model = model;
-    o.progress = progress;
-    o.progress_arg = (void *)policy;
+    o.progress_arg = (void *)o.policy;
     if ((st = kvt_node_replay_run(trace, &o, r, err)) != KVT_OK) {
         return st;
     }
     kvt_proj_opts_init(&po);
-    po.model = model;
-    po.node = node;
-    po.kv_bytes_per_token = bpt;
+    po.model = o.model;
+    po.node = o.node;
+    po.kv_bytes_per_token = o.kv_bytes_per_token;
     po.ttft_sorted_out = ttft_sorted;
     st = kvt_project(r->requests, r->total.requests, &po, pr, err);
     kvt_node_replay_result_release(r);

@@ -9,11 +9,9 @@
 /* Replay one policy on the node's first `tiers` tiers (0: all) and project TTFT; ttft_sorted
  * (optional, one double per request) receives every TTFT in ascending order. prefetch turns the
  * predictive policy's prefetch on. */
-kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_desc_t *node,
-                              const kvt_model_t *model, uint64_t bpt, const char *policy,
-                              uint32_t tiers, bool prefetch, kvt_progress_cb_t progress, double *ttft_sorted,
-                              kvt_node_replay_result_t *r, kvt_proj_result_t *pr,
-                              kvt_error_t *err);
+kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_replay_opts_t *opts,
+                              double *ttft_sorted, kvt_node_replay_result_t *r,
+                              kvt_proj_result_t *pr, kvt_error_t *err);
 
 /* One run as a JSON object: hits, per-tier figures, projection. */
 void kvt_cli_json_node_run(kvt_json_t *w, const char *label, const kvt_node_desc_t *node,

@@ -444,6 +444,17 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
     return victim;
 }
 
+double kvt_predictive_p_reuse(const void *ctx, uint32_t block)
+{
+    const predictive_t *p = ctx;
+    const predictive_t *top = p->top != NULL ? p->top : p;
+    uint16_t c = top->cls[block];
+    if (c == NO_CLASS) {
+        c = kvt_pred_class(top->shared[block], KVT_TRANS_NEXT_TURN, false, 0, 1, 0);
+    }
+    return kvt_pred_p_reuse(p->pred, c);
+}
+
 const kvt_policy_ops_t kvt_policy_predictive = {
     .name = "predictive",
     .summary = "Bayesian reuse classes, evict the least hit density (no future knowledge)",

@@ -66,6 +66,12 @@ double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls);
 /* Fraction of class cls's reuse gaps longer than x_us (its base class's histogram). */
 double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us);
 
+/* The predictive policy's reuse posterior for a block it has seen (kvt_pred_p_reuse of the class
+ * of its last access, or of its base class when it has none alive); ctx is an instance of
+ * kvt_policy_predictive (policy/policy.h), in any tier: lower tiers answer with the top tier's
+ * predictor and view. For the node replay's value of a block in a tier. */
+double kvt_predictive_p_reuse(const void *ctx, uint32_t block);
+
 /*
  * The session-turn model (multi-tier prefetch): will a session send another request, and after
  * how long? Classes: the transition of the session's last request x its depth (0..5+). Each has

@@ -8,6 +8,9 @@
  * offers the victim to tier k+1 as a demotion (kvt_access_t.demoted), which may in turn evict;
  * the cascade ends at the last tier, where victims are dropped. Hits are counted at arrival, as in
  * the single-tier engine (kvtier/replay.h), split by the fastest tier holding each prefix block.
+ * With opts.hold_cost (off by default) a demotion skips the tiers where the block's value,
+ * P(reuse) (recompute - fetch) - holding cost over the horizon (tier_value()), is not positive,
+ * so it lands in the highest lower tier that values it or is dropped (docs/replay.md).
  *
  * PREFETCH (policies flagged KVT_POLICY_PREFETCH: predictive). A session-turn model
  * (policy/predictor.h), learned online from the requests seen so far, gives after each request
@@ -93,17 +96,52 @@ typedef struct engine {
     uint64_t nheap, heap_cap;
     uint64_t *link_free; /* per instance link: busy until */
     uint32_t nlinks;
+    bool hold;           /* opts.hold_cost: demote by value */
 } engine_t;
 
-/* Offer block b to tiers from k down, as a demotion; victims cascade further down. */
+/* Default holding prices, USD per GB-hour, per tier kind (docs/replay.md: indicative cloud
+ * prices, assumptions like the GPU's): HBM at an H100's $2.99/h over 80 GB (never a demotion
+ * target: priced for completeness); DRAM $0.0036 (the price difference of a memory-optimised over
+ * a compute-optimised cloud instance per GiB); CXL 3/4 of DRAM; NVMe $0.00011 (block storage at
+ * $0.08 per GB-month); a memory pool as DRAM; PFS $0.0002 (a managed parallel file system at
+ * $0.145 per GB-month). */
+double kvt_tier_hold_usd_per_gb_hour(kvt_tier_kind_t kind)
+{
+    switch (kind) {
+    case KVT_TIER_HBM: return 2.99 / 80;
+    case KVT_TIER_DRAM: return 0.0036;
+    case KVT_TIER_CXL: return 0.0027;
+    case KVT_TIER_NVME: return 0.00011;
+    case KVT_TIER_POOL: return 0.0036;
+    case KVT_TIER_PFS: return 0.0002;
+    }
+    return 0;
+}
+
+/* value(block, tier k) = P(reuse) (recompute - fetch from k) - holding in k over the horizon,
+ * GPU-seconds: what keeping the block in k is expected to save (the fetch is paid only when the
+ * block is reused). P is predictive's posterior, 1 for policies without one. */
+static double tier_value(const engine_t *e, uint32_t b, uint32_t k)
+{
+    const kvt_tier_stats_t *s = &e->r->tiers[k];
+    double p = e->t[0].ops == &kvt_policy_predictive ? kvt_predictive_p_reuse(e->t[0].ctx, b) : 1;
+    return p * (s->recompute_s - s->fetch_s) - s->hold_s;
+}
+
+/* Offer block b to tiers from k down, as a demotion; victims cascade further down. With
+ * hold_cost, a tier where the block's value is not positive is passed by, so the block lands in
+ * the highest lower tier that values it (if its policy admits it), else is dropped. */
 static void demote(engine_t *e, uint32_t b, uint32_t k, uint64_t now)
 {
+    uint32_t from = k - 1;
+    bool offered = false;
     while (k < e->n && b != KVT_NO_BLOCK) {
         tier_rt_t *t = &e->t[k];
-        if (t->cap == 0 || t->skipped) {
+        if (t->cap == 0 || t->skipped || (e->hold && tier_value(e, b, k) <= 0)) {
             k++;
             continue;
         }
+        offered = true;
         if ((e->where[b] >> k) & 1) {
             return; /* already holds a copy */
         }
@@ -123,8 +161,13 @@ static void demote(engine_t *e, uint32_t b, uint32_t k, uint64_t now)
         }
         e->where[v] &= (uint8_t) ~(1u << k);
         e->r->tiers[k].evictions++;
+        offered = v == b; /* a bypassed block was offered; a victim starts its own descent */
+        from = k;
         b = v;
         k++;
+    }
+    if (e->hold && b != KVT_NO_BLOCK && !offered) {
+        e->r->tiers[from].dropped++; /* no lower tier valued it */
     }
 }
 
@@ -430,6 +473,13 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
                                      (po.efficiency * o.node->gpu->bf16_tflops * 1e12);
             e.t[k].skipped = r.tiers[k].skipped =
                 k > 0 && r.tiers[k].fetch_s >= r.tiers[k].recompute_s;
+            if (o.hold_cost && o.node->gpu->usd_per_hour > 0) {
+                /* $ per GB-hour x GB x horizon hours, over the GPU's $ per hour, in seconds */
+                e.hold = true;
+                r.tiers[k].hold_s = kvt_tier_hold_usd_per_gb_hour(o.node->tiers[k].kind) *
+                                    ((double)block_bytes / 1e9) * (double)PF_HORIZON_US /
+                                    (o.node->gpu->usd_per_hour * 1e6);
+            }
         }
         if ((st = ops->create(&cfg, &e.t[k].ctx)) != KVT_OK) {
             st = kvt_error_set(err, st, "node replay: cannot create %s for tier %u", ops->name, k);

@@ -309,6 +309,78 @@ static void test_prefetch_accounting(void **state)
     kvt_trace_destroy(t);
 }
 
+/* Demotion by value (opts.hold_cost): value(block, T1) = P (R - F) - H, demoted when positive,
+ * else dropped. 4-token blocks at 1e6 B per token: 4 MB = 0.004 GB a block; T0 holds 2 blocks,
+ * T1 (NVMe, $0.00011 per GB-hour, 1000 GB/s, no latency) 8.
+ *   R = recompute of 4 tokens of the 8B model on an H100 ~ 1.06e-4 s (test above);
+ *   F = 4e6 B / 1e12 B/s = 4e-6 s;
+ *   H = 0.00011 $/GB-h x 0.004 GB x 600 s / 3600 s/h = 7.33e-8 $, at the H100's $ per hour
+ *       (2.99) = 7.33e-8 / 2.99 x 3600 s = 8.83e-5 GPU-seconds.
+ * Trace: r1 [1 2] at 0 s, r2 [3 4] at 1 s (new session: evicts 1 and 2 from T0), r3 [1 2] at 2 s.
+ *   LRU (P = 1): v = 1.06e-4 - 4e-6 - 8.83e-5 = 1.4e-5 > 0: 1 and 2 go to T1, r3 hits 8 tokens
+ *   from T1; r3 evicts 3 and 4, demoted too: 4 demotions, nothing dropped.
+ *   predictive: nothing learned yet (no reuse applied, no expiry within 600 s): every class has
+ *   P = (0 + 8 x 1/2) / 8 = 1/2, v = 0.5 x 1.02e-4 - 8.83e-5 < 0: all 4 are dropped, r3 misses.
+ *   Without hold_cost predictive demotes them and r3 hits 8 tokens.
+ *   With T1 as DRAM ($0.0036 per GB-hour: H = 2.89e-3 s > R) even LRU drops all 4. */
+static void test_hold_cost_demote_or_drop(void **state)
+{
+    (void)state;
+    kvt_trace_t *t = load("{\"timestamp\": 0, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [1, 2]}\n"
+                          "{\"timestamp\": 1000, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [3, 4]}\n"
+                          "{\"timestamp\": 2000, \"input_length\": 8, \"output_length\": 1, \"hash_ids\": [1, 2]}\n");
+    kvt_model_t *m;
+    kvt_error_t err;
+    assert_int_equal(kvt_model_load_catalog("llama-3.1-8b", &m, &err), KVT_OK);
+    static const uint64_t caps[] = {2, 8};
+    kvt_node_desc_t node;
+    make_node(&node, 2, caps);
+    node.tiers[0].capacity_bytes = 2 * 4000000ull;
+    node.tiers[1].capacity_bytes = 8 * 4000000ull;
+    node.tiers[1].kind = KVT_TIER_NVME;
+    node.tiers[1].read_GBps = 1000;
+    assert_true(fabs(node.gpu->usd_per_hour - 2.99) < 1e-9);
+    kvt_node_replay_opts_t o;
+    kvt_node_replay_result_t r;
+    kvt_node_replay_opts_init(&o);
+    o.node = &node;
+    o.kv_bytes_per_token = 1000000;
+    o.model = m;
+    o.hold_cost = true;
+
+    o.policy = "lru";
+    assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+    assert_true(fabs(r.tiers[1].fetch_s - 4e-6) < 1e-12);
+    assert_true(fabs(r.tiers[1].hold_s - 0.00011 * 0.004 * 600 / 2.99) < 1e-12);
+    assert_true(r.tiers[1].hold_s > 8.8e-5 && r.tiers[1].hold_s < 8.9e-5);
+    assert_int_equal(r.tiers[1].insertions, 4);
+    assert_int_equal(r.tiers[0].dropped, 0);
+    assert_int_equal(r.total.hit_tokens, 8);
+    assert_int_equal(r.tiers[1].hit_tokens, 8);
+
+    o.policy = "predictive";
+    assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+    assert_int_equal(r.tiers[1].insertions, 0);
+    assert_int_equal(r.tiers[0].dropped, 4);
+    assert_int_equal(r.total.hit_tokens, 0);
+    o.hold_cost = false;
+    assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+    assert_int_equal(r.tiers[1].insertions, 4);
+    assert_int_equal(r.tiers[0].dropped, 0);
+    assert_int_equal(r.total.hit_tokens, 8);
+
+    o.hold_cost = true;
+    o.policy = "lru";
+    node.tiers[1].kind = KVT_TIER_DRAM;
+    assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+    assert_true(fabs(r.tiers[1].hold_s - 0.0036 * 0.004 * 600 / 2.99) < 1e-12);
+    assert_int_equal(r.tiers[1].insertions, 0);
+    assert_int_equal(r.tiers[0].dropped, 4);
+    assert_int_equal(r.total.hit_tokens, 0);
+    kvt_model_destroy(m);
+    kvt_trace_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_turn_model),
         cmocka_unit_test(test_prefetch_not_when_unlikely),
         cmocka_unit_test(test_prefetch_accounting),
+        cmocka_unit_test(test_hold_cost_demote_or_drop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
