@@ -19,6 +19,8 @@
  * file fsynced before it is renamed into place), so the durable write peer syncs once per
  * queue depth of writes (--fdatasync=QD for nvme, --fsync=QD for pfs): at QD 1 every write is
  * synced, as every put is. Without that, the ratio would measure the flush, not kvtier. The
+ * write pass also names --fallocate=native: the nvme tier preallocates its segments, so both
+ * sides write into unwritten extents. The
  * command lines are returned so the CLI can print exactly what ran. fio's latencies are its
  * completion latencies (clat_ns percentiles, submission to completion), the counterpart of the
  * tier's submit-to-poll latency.
@@ -310,6 +312,12 @@ kvt_status_t kvt_bench_fio(const kvt_bench_fio_opts_t *o, kvt_bench_result_t *r_
         argv[n++] = pass == 0 ? "--rw=write" : "--rw=read";
         if (pass == 0 && o->durable) {
             argv[n++] = sync;
+        }
+        if (pass == 0) {
+            /* preallocated, unwritten extents, as the nvme tier's segments are: both pay the
+               filesystem's conversion on first write (fio's default today; named so that a fio
+               with another default cannot change the comparison) */
+            argv[n++] = "--fallocate=native";
         }
         argv[n++] = size;
         argv[n++] = file;

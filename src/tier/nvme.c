@@ -424,6 +424,15 @@ static void nvme_info(void *ctx, kvt_tier_info_t *info)
     info->errors = atomic_load(&t->errors);
 }
 
+/* Records of payload_bytes that fit: each segment after its header sector holds whole records
+ * (descriptor sector + payload rounded up to a sector), and one segment is the compaction spare. */
+static uint64_t nvme_records(void *ctx, uint64_t payload_bytes)
+{
+    nvme_tier_t *t = ctx;
+    uint64_t per_seg = (t->seg_bytes - NVME_SECTOR) / nvme_rec_bytes(payload_bytes);
+    return (uint64_t)(t->nseg - 1) * per_seg;
+}
+
 const kvt_tier_ops_t kvt_tier_nvme_ops = {
     .version = KVT_TIER_OPS_VERSION,
     .kind = KVT_TIER_NVME,
@@ -439,4 +448,5 @@ const kvt_tier_ops_t kvt_tier_nvme_ops = {
     .contains = nvme_contains,
     .scan = nvme_scan,
     .info = nvme_info,
+    .records = nvme_records,
 };

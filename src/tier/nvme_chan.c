@@ -13,10 +13,20 @@
  * Anything else goes through the slot's bounce buffer, which grows on first use to the largest
  * record seen and is then reused: the hot path allocates nothing once warm.
  *
+ * A GET larger than CHUNK_MIN is read as up to MAX_CHUNKS chunks submitted together, and the
+ * payload checksum is computed incrementally (XXH3 streaming state, one per slot) over the
+ * chunks in order as they complete, so hashing a 16 MiB block (about a millisecond) overlaps
+ * the reads still in flight instead of following the last one. The digest equals XXH3_64bits of
+ * the whole payload. The GET completes once every chunk has (the kernel may still be writing
+ * into the buffer until then), so a failed chunk fails the GET only after the others land.
+ *
  * Durability is a group commit: a durable put's write completing puts it on the channel's wait
- * list; when no fdatasync of this channel is in flight, the whole wait list becomes one group
- * and one IORING_OP_FSYNC (DATASYNC) per segment file in it is submitted; the group's puts
- * complete when those do. So the more puts in flight, the more each fdatasync covers. A record
+ * list; whenever fewer than MAX_GROUPS groups are in flight, the whole wait list becomes a new
+ * group and one IORING_OP_FSYNC (DATASYNC) per segment file in it is submitted; the group's puts
+ * complete when its own fdatasyncs do. Every fdatasync of a group is issued after all of the
+ * group's writes completed, so it covers them, whatever the other groups in flight do; groups
+ * overlapping keeps the device busy with writes while a flush runs, instead of one flush at a
+ * time gating the whole queue. The more puts in flight, the more each fdatasync covers. A record
  * is visible to GETs once its write has completed (before its fdatasync): its bytes are on the
  * device, only their durability is pending, and a failed fdatasync drops it again.
  *
@@ -50,18 +60,42 @@ enum { STAGE_READ = 1, STAGE_WRITE = 2, STAGE_SYNC = 3 };
 #define P_FLAGS 7 /* bit 0: bounce; bits 8..: GET retries */
 
 #define FLAG_BOUNCE 1u
-#define SYNC_TAG    1u /* user_data of an fsync: (seg << 1) | SYNC_TAG; io pointers are even */
+
+/* user_data: a write's io pointer (8-aligned: tag 0); ((group << 32 | seg) << 2) | SYNC_TAG for
+   an fsync; ((slot << 16 | chunk) << 2) | CHUNK_TAG for a chunk of a GET */
+#define TAG_MASK  3u
+#define SYNC_TAG  1u
+#define CHUNK_TAG 2u
+
+#define CHUNK_MIN  (1u << 20) /* GETs above this are read in chunks */
+#define MAX_CHUNKS 16u        /* chunks per GET (they grow beyond CHUNK_MIN for larger ones) */
+#define MAX_GROUPS 4u         /* fdatasync groups in flight per channel */
 
 typedef struct slot {
     void *buf; /* NVME_SECTOR-aligned: descriptor sector, then the bounce payload */
     size_t cap;
     struct iovec iov[2];
+    /* a GET in flight: its chunks and the running payload checksum */
+    kvt_tier_io_t *io;
+    XXH3_state_t *hash;
+    uint64_t chunk;   /* bytes per chunk (the last may be shorter) */
+    uint64_t done;    /* bit k: chunk k completed */
+    uint32_t nchunks, ndone, nhashed;
+    int res;          /* first failure among the chunks (0: none) */
+    uint64_t res_off; /* and the file offset of that chunk */
+    uint64_t res_len;
 } slot_t;
 
 typedef struct io_list {
     kvt_tier_io_t *head, *tail;
     size_t n;
 } io_list_t;
+
+typedef struct sync_group {
+    io_list_t ios;
+    uint32_t pending; /* fdatasyncs in flight; 0: the group is free */
+    int res;
+} sync_group_t;
 
 typedef struct nvme_chan {
     nvme_tier_t *t;
@@ -74,9 +108,8 @@ typedef struct nvme_chan {
     uint32_t writes;      /* PUT writes in flight */
     io_list_t done;       /* completed, not yet returned by poll */
     io_list_t wait;       /* written, waiting for the next fdatasync group */
-    io_list_t group;      /* the group whose fdatasyncs are in flight */
-    uint32_t group_pending;
-    int group_res;
+    sync_group_t group[MAX_GROUPS]; /* groups whose fdatasyncs are in flight */
+    uint32_t groups;                /* how many of them */
 } nvme_chan_t;
 
 static void list_push(io_list_t *l, kvt_tier_io_t *io)
@@ -166,7 +199,8 @@ static void flush(nvme_chan_t *c)
 
 /* ---- GET ---- */
 
-/* Look key up and queue the payload read; false if it completed at once (miss, too small). */
+/* Look key up and queue the payload reads (one per chunk); completes the io at once on a miss,
+   a buffer too small or an empty payload. */
 static void get_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
 {
     nvme_tier_t *t = c->t;
@@ -197,7 +231,7 @@ static void get_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
         return;
     }
     slot_t *s = &c->slots[slot];
-    void *dst = io->buf;
+    char *dst = io->buf;
     uint64_t flags = io->priv[P_FLAGS] & ~(uint64_t)FLAG_BOUNCE;
     if (((uintptr_t)io->buf % NVME_SECTOR) != 0 || io->len < padded) {
         if (!slot_reserve(s, (size_t)padded)) {
@@ -215,22 +249,34 @@ static void get_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
     io->priv[P_REC] = copy.loc.rec_bytes;
     io->priv[P_GEN] = copy.gen;
     io->priv[P_FLAGS] = flags;
-    struct io_uring_sqe *sqe = get_sqe(c);
-    io_uring_prep_read(sqe, t->seg[copy.loc.seg].fd, dst, (unsigned)padded,
-                       copy.loc.off + NVME_SECTOR);
-    io_uring_sqe_set_data(sqe, io);
+    uint64_t n = (padded + CHUNK_MIN - 1) / CHUNK_MIN;
+    n = n > MAX_CHUNKS ? MAX_CHUNKS : n;
+    s->chunk = nvme_round_up((padded + n - 1) / n);
+    s->nchunks = (uint32_t)((padded + s->chunk - 1) / s->chunk);
+    s->io = io;
+    s->done = 0;
+    s->ndone = 0;
+    s->nhashed = 0;
+    s->res = 0;
+    (void)XXH3_64bits_reset(s->hash);
+    for (uint32_t k = 0; k < s->nchunks; k++) {
+        uint64_t start = (uint64_t)k * s->chunk;
+        uint64_t len = padded - start < s->chunk ? padded - start : s->chunk;
+        struct io_uring_sqe *sqe = get_sqe(c);
+        io_uring_prep_read(sqe, t->seg[copy.loc.seg].fd, dst + start, (unsigned)len,
+                           copy.loc.off + NVME_SECTOR + start);
+        io_uring_sqe_set_data64(sqe, ((((uint64_t)slot << 16) | k) << 2) | CHUNK_TAG);
+    }
 }
 
-static void get_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
+/* Every chunk has landed: check the generation, the reads and the checksum. */
+static void get_finish(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
 {
     nvme_tier_t *t = c->t;
-    uint32_t slot = (uint32_t)io->priv[P_SLOT];
+    slot_t *s = &c->slots[slot];
     uint32_t seg = (uint32_t)io->priv[P_SEG];
     uint64_t off = io->priv[P_OFF];
     uint64_t payload = io->meta.payload_bytes;
-    uint64_t padded = nvme_round_up(payload);
-    int res = kvt_sys.uring_result(KVT_SYS_URING_READ, t->seg[seg].fd, (size_t)padded,
-                                   (off_t)(off + NVME_SECTOR), cqe_res);
     if (atomic_load(&t->seg[seg].gen) != io->priv[P_GEN]) {
         /* the segment was restarted while we read: the record moved; look it up again */
         uint64_t retries = io->priv[P_FLAGS] >> 8;
@@ -245,18 +291,17 @@ static void get_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
         return;
     }
     char path[4096];
-    if (res != (int)padded) {
+    if (s->res != 0) {
         nvme_seg_path(t, seg, path, sizeof(path));
         kvt_log_error("nvme: %s: read of %llu bytes at %llu: %s", path,
-                      (unsigned long long)padded, (unsigned long long)(off + NVME_SECTOR),
-                      res < 0 ? strerror(-res) : "short read");
+                      (unsigned long long)s->res_len, (unsigned long long)s->res_off,
+                      s->res < 0 ? strerror(-s->res) : "short read");
         nvme_count_error(t);
         slot_give(c, slot);
         complete(c, io, KVT_ERR_IO);
         return;
     }
-    const void *src = (io->priv[P_FLAGS] & FLAG_BOUNCE) != 0 ? c->slots[slot].buf : io->buf;
-    if (XXH3_64bits(src, (size_t)payload) != io->meta.payload_checksum) {
+    if (XXH3_64bits_digest(s->hash) != io->meta.payload_checksum) {
         nvme_seg_path(t, seg, path, sizeof(path));
         kvt_log_error("nvme: %s: record at %llu failed its payload checksum; dropped", path,
                       (unsigned long long)off);
@@ -266,12 +311,47 @@ static void get_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
         complete(c, io, KVT_ERR_CORRUPT);
         return;
     }
-    if (src != io->buf) {
-        memcpy(io->buf, src, (size_t)payload);
+    if ((io->priv[P_FLAGS] & FLAG_BOUNCE) != 0) {
+        memcpy(io->buf, s->buf, (size_t)payload);
     }
     io->len = (size_t)payload;
     slot_give(c, slot);
     complete(c, io, KVT_OK);
+}
+
+/* Chunk k of the GET in `slot` completed: hash what is now contiguous from the front. */
+static void get_chunk_done(nvme_chan_t *c, uint32_t slot, uint32_t k, int cqe_res)
+{
+    nvme_tier_t *t = c->t;
+    slot_t *s = &c->slots[slot];
+    kvt_tier_io_t *io = s->io;
+    uint32_t seg = (uint32_t)io->priv[P_SEG];
+    uint64_t payload = io->meta.payload_bytes;
+    uint64_t padded = nvme_round_up(payload);
+    uint64_t start = (uint64_t)k * s->chunk;
+    uint64_t len = padded - start < s->chunk ? padded - start : s->chunk;
+    uint64_t foff = io->priv[P_OFF] + NVME_SECTOR + start;
+    int res = kvt_sys.uring_result(KVT_SYS_URING_READ, t->seg[seg].fd, (size_t)len,
+                                   (off_t)foff, cqe_res);
+    if (res != (int)len && s->res == 0) {
+        s->res = res < 0 ? res : 1; /* > 0: short */
+        s->res_off = foff;
+        s->res_len = len;
+    }
+    s->done |= 1ull << k;
+    s->ndone++;
+    const char *src = (io->priv[P_FLAGS] & FLAG_BOUNCE) != 0 ? s->buf : io->buf;
+    while (s->res == 0 && s->nhashed < s->nchunks && ((s->done >> s->nhashed) & 1) != 0) {
+        uint64_t h0 = (uint64_t)s->nhashed * s->chunk;
+        uint64_t h1 = h0 + s->chunk < payload ? h0 + s->chunk : payload;
+        if (h1 > h0) {
+            (void)XXH3_64bits_update(s->hash, src + h0, (size_t)(h1 - h0));
+        }
+        s->nhashed++;
+    }
+    if (s->ndone == s->nchunks) {
+        get_finish(c, io, slot);
+    }
 }
 
 /* ---- PUT ---- */
@@ -368,18 +448,24 @@ static void put_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
     list_push(&c->wait, io);
 }
 
-/* Turn the wait list into a group: one fdatasync per segment file it wrote to. */
+/* Turn the wait list into a new group, if one is free: one fdatasync per segment file it wrote
+   to, all issued now that each of the group's writes has completed. */
 static void sync_start(nvme_chan_t *c)
 {
-    if (c->group_pending != 0 || c->wait.head == NULL) {
+    if (c->groups == MAX_GROUPS || c->wait.head == NULL) {
         return;
     }
-    c->group = c->wait;
+    uint32_t g = 0;
+    while (c->group[g].pending != 0) {
+        g++;
+    }
+    sync_group_t *gr = &c->group[g];
+    gr->ios = c->wait;
     c->wait = (io_list_t){0};
-    c->group_res = 0;
+    gr->res = 0;
     uint32_t segs[8];
     uint32_t nsegs = 0;
-    for (kvt_tier_io_t *io = c->group.head; io != NULL;
+    for (kvt_tier_io_t *io = gr->ios.head; io != NULL;
          io = (kvt_tier_io_t *)(uintptr_t)io->priv[P_NEXT]) {
         uint32_t seg = (uint32_t)io->priv[P_SEG];
         bool seen = false;
@@ -392,37 +478,40 @@ static void sync_start(nvme_chan_t *c)
             /* more than 8 segments in one group cannot happen with sane segment sizes; sync
                the extra ones synchronously rather than lose their durability */
             if (kvt_sys.fdatasync(c->t->seg[seg].fd) != 0) {
-                c->group_res = -errno;
+                gr->res = -errno;
             }
         }
     }
     for (uint32_t i = 0; i < nsegs; i++) {
         struct io_uring_sqe *sqe = get_sqe(c);
         io_uring_prep_fsync(sqe, c->t->seg[segs[i]].fd, IORING_FSYNC_DATASYNC);
-        io_uring_sqe_set_data64(sqe, ((uint64_t)segs[i] << 1) | SYNC_TAG);
-        c->group_pending++;
+        io_uring_sqe_set_data64(sqe, ((((uint64_t)g << 32) | segs[i]) << 2) | SYNC_TAG);
+        gr->pending++;
     }
+    c->groups++;
 }
 
-static void sync_done(nvme_chan_t *c, uint32_t seg, int cqe_res)
+static void sync_done(nvme_chan_t *c, uint32_t g, uint32_t seg, int cqe_res)
 {
     nvme_tier_t *t = c->t;
+    sync_group_t *gr = &c->group[g];
     int res = kvt_sys.uring_result(KVT_SYS_URING_FSYNC, t->seg[seg].fd, 0, 0, cqe_res);
     if (res < 0) {
         char path[4096];
         nvme_seg_path(t, seg, path, sizeof(path));
         kvt_log_error("nvme: %s: fdatasync: %s; the puts it covered fail", path, strerror(-res));
         nvme_count_error(t);
-        c->group_res = res;
+        gr->res = res;
     }
-    if (--c->group_pending != 0) {
+    if (--gr->pending != 0) {
         return;
     }
+    c->groups--;
     kvt_tier_io_t *io;
-    while ((io = list_pop(&c->group)) != NULL) {
-        if (c->group_res < 0) {
+    while ((io = list_pop(&gr->ios)) != NULL) {
+        if (gr->res < 0) {
             nvme_index_drop_at(t, io->meta.key, (uint32_t)io->priv[P_SEG], io->priv[P_OFF]);
-            complete(c, io, c->group_res == -ENOSPC ? KVT_ERR_NO_SPACE : KVT_ERR_IO);
+            complete(c, io, gr->res == -ENOSPC ? KVT_ERR_NO_SPACE : KVT_ERR_IO);
         } else {
             complete(c, io, KVT_OK);
         }
@@ -433,7 +522,7 @@ static void sync_done(nvme_chan_t *c, uint32_t seg, int cqe_res)
 
 static bool busy(const nvme_chan_t *c)
 {
-    return c->nfree != c->qd || c->group_pending != 0 || c->wait.head != NULL;
+    return c->nfree != c->qd || c->groups != 0 || c->wait.head != NULL;
 }
 
 /* Hand queued SQEs to the kernel and handle every completion there is; with wait, block for
@@ -458,15 +547,13 @@ static void reap(nvme_chan_t *c, bool wait)
     {
         uint64_t ud = io_uring_cqe_get_data64(cqe);
         n++;
-        if ((ud & SYNC_TAG) != 0) {
-            sync_done(c, (uint32_t)(ud >> 1), cqe->res);
-            continue;
-        }
-        kvt_tier_io_t *io = (kvt_tier_io_t *)(uintptr_t)ud;
-        if (io->priv[P_STAGE] == STAGE_READ) {
-            get_done(c, io, cqe->res);
+        uint64_t v = ud >> 2;
+        if ((ud & TAG_MASK) == SYNC_TAG) {
+            sync_done(c, (uint32_t)(v >> 32), (uint32_t)v, cqe->res);
+        } else if ((ud & TAG_MASK) == CHUNK_TAG) {
+            get_chunk_done(c, (uint32_t)(v >> 16), (uint32_t)(v & 0xffff), cqe->res);
         } else {
-            put_done(c, io, cqe->res);
+            put_done(c, (kvt_tier_io_t *)(uintptr_t)ud, cqe->res);
         }
     }
     io_uring_cq_advance(&c->ring, n);
@@ -491,25 +578,31 @@ kvt_status_t nvme_chan_open(void *ctx, void **chan_p)
         goto err_alloc;
     }
     for (uint32_t i = 0; i < c->qd; i++) {
-        if (!slot_reserve(&c->slots[i], NVME_SECTOR)) {
+        c->slots[i].hash = XXH3_createState();
+        if (c->slots[i].hash == NULL || !slot_reserve(&c->slots[i], NVME_SECTOR)) {
             goto err_alloc;
         }
         c->free_slots[i] = c->qd - 1 - i;
     }
     c->nfree = c->qd;
-    /* SQ: an SQE per I/O plus the fdatasyncs of one group; CQ twice that (the default) */
+    /* SQ: an SQE per I/O plus some fdatasyncs (get_sqe submits when it is full); CQ: room for
+       every chunk of qd GETs and the fdatasyncs of MAX_GROUPS groups */
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
-    p.flags = IORING_SETUP_COOP_TASKRUN;
+    p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    p.cq_entries = c->qd * MAX_CHUNKS + MAX_GROUPS * 8;
     int r = io_uring_queue_init_params(c->qd + 16, &c->ring, &p);
     if (r == -EINVAL) {
         memset(&p, 0, sizeof(p));
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+        p.cq_entries = c->qd * MAX_CHUNKS + MAX_GROUPS * 8;
         r = io_uring_queue_init_params(c->qd + 16, &c->ring, &p);
     }
     if (r < 0) {
         kvt_log_error("nvme: io_uring_queue_init (%u entries): %s", c->qd + 16, strerror(-r));
         for (uint32_t i = 0; i < c->qd; i++) {
             free(c->slots[i].buf);
+            XXH3_freeState(c->slots[i].hash);
         }
         free(c->slots);
         free(c->free_slots);
@@ -523,6 +616,7 @@ err_alloc:
     if (c->slots != NULL) {
         for (uint32_t i = 0; i < c->qd; i++) {
             free(c->slots[i].buf);
+            XXH3_freeState(c->slots[i].hash);
         }
     }
     free(c->slots);
@@ -543,6 +637,7 @@ void nvme_chan_close(void *chan)
     io_uring_queue_exit(&c->ring);
     for (uint32_t i = 0; i < c->qd; i++) {
         free(c->slots[i].buf);
+        XXH3_freeState(c->slots[i].hash);
     }
     free(c->slots);
     free(c->free_slots);

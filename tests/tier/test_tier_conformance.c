@@ -81,6 +81,49 @@ static void test_round_trip(void **state)
     kvt_tier_close(t);
 }
 
+/*
+ * Blocks of many MiB (a 64-layer model's 256-token block is tens of MiB): 5 MiB + 123 and
+ * 40 MiB + 4097 — both beyond any chunk or sector size a backend may split reads into (NVMe reads
+ * records over 1 MiB in up to 16 chunks and checksums them as they land) — read back whole into
+ * an unaligned buffer. (test_tier_faults.c tears such a block.)
+ */
+static void test_large_blocks(void **state)
+{
+    suite_t *s = *state;
+    kvt_tier_config_t cfg;
+    fx_config(&cfg, s->kind, s->dir, 256u << 20);
+    cfg.max_record_bytes = (48u << 20) + KVT_BLOCK_HEADER_BYTES;
+    cfg.segment_bytes = 64u << 20;
+    kvt_tier_t *t;
+    kvt_error_t err;
+    if (kvt_tier_open(&cfg, &t, &err) != KVT_OK) {
+        fail_msg("open: %s", err.message);
+    }
+    kvt_tier_channel_t *c;
+    assert_int_equal(kvt_tier_channel_open(t, &c), KVT_OK);
+    const size_t big[] = {(5u << 20) + 123, (40u << 20) + 4097};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(fx_put(c, fx_key(900 + i), big[i]), KVT_OK);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        /* fx_get allocates with malloc: 16-byte aligned, not sector aligned; the +1 byte offset
+         * below makes sure of it */
+        unsigned char *raw = malloc(big[i] + 2);
+        kvt_tier_io_t io;
+        memset(&io, 0, sizeof(io));
+        io.op = KVT_TIER_GET;
+        io.meta.key = fx_key(900 + i);
+        io.buf = raw + 1;
+        io.len = big[i] + 1;
+        assert_int_equal(kvt_tier_run(c, &io), KVT_OK);
+        assert_int_equal(io.len, big[i]);
+        assert_true(fx_check(fx_key(900 + i), raw + 1, big[i]));
+        free(raw);
+    }
+    kvt_tier_channel_close(c);
+    kvt_tier_close(t);
+}
+
 static void test_miss_and_small_buffer(void **state)
 {
     suite_t *s = *state;
@@ -348,6 +391,7 @@ int main(void)
         }
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_prestate_setup_teardown(test_round_trip, setup, teardown, s),
+            cmocka_unit_test_prestate_setup_teardown(test_large_blocks, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_miss_and_small_buffer, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_duplicate_and_remove, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_capacity_and_reclaim, setup, teardown, s),
