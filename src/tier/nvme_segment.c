@@ -33,6 +33,7 @@
  */
 #include "tier/nvme_internal.h"
 
+#include "common/le.h"
 #include "common/logging.h"
 #include "common/sysio.h"
 
@@ -42,22 +43,6 @@
 #include <xxhash.h>
 
 #define SEG_VERSION 1u
-
-static void put_le(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (unsigned char)(v >> (8 * i));
-    }
-}
-
-static uint64_t get_le(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
 
 void nvme_seg_path(const nvme_tier_t *t, uint32_t i, char *buf, size_t len)
 {
@@ -69,22 +54,22 @@ void nvme_seg_header_encode(const nvme_tier_t *t, uint32_t index, uint64_t gen, 
     unsigned char *p = out;
     memset(p, 0, NVME_SECTOR);
     memcpy(p, NVME_SEG_MAGIC, 8);
-    put_le(p + 8, ((uint64_t)index << 32) | SEG_VERSION);
-    put_le(p + 16, t->seg_bytes);
-    put_le(p + 24, gen);
-    put_le(p + 32, XXH3_64bits(p, 32));
+    kvt_put_le64(p + 8, ((uint64_t)index << 32) | SEG_VERSION);
+    kvt_put_le64(p + 16, t->seg_bytes);
+    kvt_put_le64(p + 24, gen);
+    kvt_put_le64(p + 32, XXH3_64bits(p, 32));
 }
 
 bool nvme_seg_header_decode(const nvme_tier_t *t, uint32_t index, const void *in,
                             uint64_t *gen_p)
 {
     const unsigned char *p = in;
-    if (memcmp(p, NVME_SEG_MAGIC, 8) != 0 || get_le(p + 32) != XXH3_64bits(p, 32) ||
-        get_le(p + 8) != (((uint64_t)index << 32) | SEG_VERSION) ||
-        get_le(p + 16) != t->seg_bytes || get_le(p + 24) == 0) {
+    if (memcmp(p, NVME_SEG_MAGIC, 8) != 0 || kvt_get_le64(p + 32) != XXH3_64bits(p, 32) ||
+        kvt_get_le64(p + 8) != (((uint64_t)index << 32) | SEG_VERSION) ||
+        kvt_get_le64(p + 16) != t->seg_bytes || kvt_get_le64(p + 24) == 0) {
         return false;
     }
-    *gen_p = get_le(p + 24);
+    *gen_p = kvt_get_le64(p + 24);
     return true;
 }
 
@@ -94,22 +79,22 @@ void nvme_rec_encode(const kvt_block_meta_t *meta, uint64_t gen, uint64_t off, v
     memset(p, 0, NVME_SECTOR);
     kvt_block_header_encode(meta, p);
     memcpy(p + 128, NVME_REC_MAGIC, 8);
-    put_le(p + 136, gen);
-    put_le(p + 144, off);
-    put_le(p + 152, meta->payload_bytes);
-    put_le(p + 160, XXH3_64bits(p, 160));
+    kvt_put_le64(p + 136, gen);
+    kvt_put_le64(p + 144, off);
+    kvt_put_le64(p + 152, meta->payload_bytes);
+    kvt_put_le64(p + 160, XXH3_64bits(p, 160));
 }
 
 bool nvme_rec_decode(const void *in, uint64_t gen, uint64_t off, uint64_t seg_bytes,
                      kvt_block_meta_t *meta_p)
 {
     const unsigned char *p = in;
-    if (memcmp(p + 128, NVME_REC_MAGIC, 8) != 0 || get_le(p + 160) != XXH3_64bits(p, 160) ||
-        get_le(p + 136) != gen || get_le(p + 144) != off) {
+    if (memcmp(p + 128, NVME_REC_MAGIC, 8) != 0 || kvt_get_le64(p + 160) != XXH3_64bits(p, 160) ||
+        kvt_get_le64(p + 136) != gen || kvt_get_le64(p + 144) != off) {
         return false;
     }
     kvt_block_meta_t m;
-    if (kvt_block_header_decode(p, &m, NULL) != KVT_OK || m.payload_bytes != get_le(p + 152) ||
+    if (kvt_block_header_decode(p, &m, NULL) != KVT_OK || m.payload_bytes != kvt_get_le64(p + 152) ||
         m.payload_bytes > seg_bytes || nvme_rec_bytes(m.payload_bytes) > seg_bytes - off) {
         return false;
     }
