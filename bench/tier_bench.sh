@@ -4,8 +4,9 @@
 # tiers, fio for the storage tiers) measured in the same run; then `kvtier info`.
 # Usage: bench/tier_bench.sh [BUILD_DIR] [DIR]
 #   DIR: where nvme and pfs run (default $TMPDIR or /var/tmp; a scratch dir inside is removed).
-# Each phase of a point is limited to SECONDS (default 0.5), so the whole run stays under about
-# two minutes on a small machine. A tier that is unavailable here is reported and skipped.
+# Each phase of a point is limited to SECONDS_PER_PHASE (default 0.3) and each point runs tier
+# and peer alternately 3 times (--repeat, medians reported), so the whole run stays under about
+# four minutes on a small machine. A tier that is unavailable here is reported and skipped.
 # Methodology: docs/bench.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,14 +15,15 @@ dir_args=()
 if [ -n "${2:-}" ]; then
     dir_args=(--dir "$2")
 fi
-seconds="${SECONDS_PER_PHASE:-0.5}"
+seconds="${SECONDS_PER_PHASE:-0.3}"
 
 echo "\$ kvtier info ${dir_args[*]}"
 "$kvtier" info "${dir_args[@]}"
 for tier in dram cxl nvme pfs; do
     echo
-    echo "\$ kvtier bench --tier $tier --block-bytes 64k,1M,16M --qd 1,8,32 --seconds $seconds ${dir_args[*]}"
+    echo "\$ kvtier bench --tier $tier --block-bytes 64k,1M,16M --qd 1,8,32 --seconds $seconds --repeat 3 ${dir_args[*]}"
     # an unavailable tier exits 1 with its reason on stderr: report it and go on
     "$kvtier" bench --tier "$tier" --block-bytes 64k,1M,16M --qd 1,8,32 --seconds "$seconds" \
+        --repeat 3 \
         "${dir_args[@]}" || echo "($tier skipped)"
 done

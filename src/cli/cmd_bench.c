@@ -16,6 +16,11 @@
  * disk is short), so every point takes about 1-2 s whatever the tier's speed; the peer then
  * moves the bytes the tier moved. With --total the byte count is exact and no clock stops it.
  *
+ * --repeat N (default 3) runs each point's tier and peer alternately N times and reports, for
+ * each direction, the run with the median GB/s (its latencies with it): on a shared or virtual
+ * host the bandwidth drifts by tens of percent over seconds, and alternating puts the same drift
+ * on both sides of a ratio instead of on one.
+ *
  * Storage tiers live in a fresh scratch directory under --dir (default $TMPDIR or /var/tmp),
  * one subdirectory per point, all removed at exit. A tier whose probe fails ends the verb with
  * exit 1 and "kvtier bench: <tier>: unavailable: <reason>"; usage errors exit 2 with one line on
@@ -52,6 +57,8 @@ static const char help[] =
     "  --total BYTES       payload bytes written (then read) per point; default: each phase\n"
     "                      runs for --seconds, up to 1 GiB (memory tiers) or 4 GiB (storage)\n"
     "  --seconds S         time limit of each phase (default 1 without --total, none with it)\n"
+    "  --repeat N          run tier and peer alternately N times per point and report the\n"
+    "                      median run of each (default 3)\n"
     "  --dir PATH          where nvme and pfs tiers live (default $TMPDIR or /var/tmp); a\n"
     "                      scratch directory is made inside it and removed afterwards\n"
     "  --json              JSON on stdout: one object for one point, an array for several\n"
@@ -69,7 +76,7 @@ static const char help[] =
     "returns it. ratio = kvtier / peer. Methodology: docs/bench.md.\n";
 
 enum {
-    OPT_TIER = 256, OPT_BLOCK, OPT_QD, OPT_TOTAL, OPT_SECONDS, OPT_DIR, OPT_JSON, OPT_REPLAY,
+    OPT_TIER = 256, OPT_BLOCK, OPT_QD, OPT_TOTAL, OPT_SECONDS, OPT_REPEAT, OPT_DIR, OPT_JSON, OPT_REPLAY,
     OPT_FORMAT, OPT_NODE, OPT_MODEL, OPT_POLICY, OPT_REQUESTS,
 };
 
@@ -79,6 +86,7 @@ static const struct option longopts[] = {
     {"qd", required_argument, NULL, OPT_QD},
     {"total", required_argument, NULL, OPT_TOTAL},
     {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
     {"dir", required_argument, NULL, OPT_DIR},
     {"json", no_argument, NULL, OPT_JSON},
     {"replay", required_argument, NULL, OPT_REPLAY},
@@ -109,6 +117,7 @@ typedef struct bench_cli {
     uint64_t total;      /* 0: time-bounded default */
     double seconds;
     bool seconds_set;
+    uint32_t repeat;     /* tier and peer run alternately this many times per point */
     const char *dir;
     bool json;
     kvt_bench_replay_cli_t replay;
@@ -229,6 +238,12 @@ static int parse(int argc, char **argv, bench_cli_t *c)
             ok = kvt_arg_double(V, "--seconds", optarg, 0.001, 3600, &c->seconds);
             c->seconds_set = true;
             break;
+        case OPT_REPEAT: {
+            uint64_t v;
+            ok = kvt_arg_u64(V, "--repeat", optarg, 1, 15, &v);
+            c->repeat = (uint32_t)v;
+            break;
+        }
         case OPT_DIR:
             if (optarg[0] == '\0') {
                 kvt_cli_error(V, "--dir: empty path");
@@ -259,7 +274,7 @@ static int parse(int argc, char **argv, bench_cli_t *c)
             return KVT_EXIT_USAGE;
         }
         c->sweep_flags |= opt == OPT_TIER || opt == OPT_BLOCK || opt == OPT_QD ||
-                          opt == OPT_TOTAL || opt == OPT_SECONDS;
+                          opt == OPT_TOTAL || opt == OPT_SECONDS || opt == OPT_REPEAT;
         c->replay_flags |= opt == OPT_FORMAT || opt == OPT_NODE || opt == OPT_MODEL ||
                            opt == OPT_POLICY || opt == OPT_REQUESTS;
     }
@@ -269,8 +284,8 @@ static int parse(int argc, char **argv, bench_cli_t *c)
     }
     if (c->replay.trace != NULL) {
         if (c->sweep_flags) {
-            kvt_cli_error(V, "--replay takes no --tier, --block-bytes, --qd, --total or "
-                             "--seconds (see kvtier bench --help)");
+            kvt_cli_error(V, "--replay takes no --tier, --block-bytes, --qd, --total, "
+                             "--seconds or --repeat (see kvtier bench --help)");
             return KVT_EXIT_USAGE;
         }
         c->replay.dir = c->dir;
@@ -287,6 +302,9 @@ static int parse(int argc, char **argv, bench_cli_t *c)
     }
     if (!c->seconds_set) {
         c->seconds = c->total != 0 ? 0 : 1.0;
+    }
+    if (c->repeat == 0) {
+        c->repeat = 3;
     }
     return -1;
 }
@@ -476,6 +494,42 @@ static void run_peer(const char *scratch, point_t *p, bool tty)
     }
 }
 
+/* Index of the run whose side (write or read, of the tier or the peer) has the median GB/s. */
+static size_t median_of(const point_t *runs, size_t n, bool peer, bool read)
+{
+    size_t order[15];
+    for (size_t i = 0; i < n; i++) {
+        order[i] = i;
+    }
+    for (size_t i = 1; i < n; i++) { /* insertion sort: n <= 15 */
+        for (size_t j = i; j > 0; j--) {
+            const kvt_bench_result_t *a = peer ? &runs[order[j]].peer : &runs[order[j]].r;
+            const kvt_bench_result_t *b = peer ? &runs[order[j - 1]].peer : &runs[order[j - 1]].r;
+            double x = read ? a->read.GBps : a->write.GBps, y = read ? b->read.GBps : b->write.GBps;
+            if (x >= y) {
+                break;
+            }
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+    return order[n / 2];
+}
+
+/* One point from n alternating runs: each direction of the tier and of the peer from its median
+ * run; the rest (detail, peer command, peer availability) from the last run. */
+static void median_point(const point_t *runs, size_t n, point_t *p)
+{
+    *p = runs[n - 1];
+    p->r.write = runs[median_of(runs, n, false, false)].r.write;
+    p->r.read = runs[median_of(runs, n, false, true)].r.read;
+    if (p->peer_ok) {
+        p->peer.write = runs[median_of(runs, n, true, false)].peer.write;
+        p->peer.read = runs[median_of(runs, n, true, true)].peer.read;
+    }
+}
+
 /* Every point of one tier; appends to pts. Exit status. */
 static int bench_tier(const bench_cli_t *c, kvt_tier_kind_t kind, const char *scratch,
                       point_t *pts, size_t *np, bool tty)
@@ -511,20 +565,27 @@ static int bench_tier(const bench_cli_t *c, kvt_tier_kind_t kind, const char *sc
                 .progress = tty ? kvt_cli_progress : NULL,
                 .progress_arg = label,
             };
-            kvt_error_t err;
-            kvt_status_t st = kvt_bench_tier_run(&o, &p->r, &err);
-            kvt_sys_rm_rf(dir);
-            if (st != KVT_OK) {
-                if (tty) {
-                    kvt_cli_progress(1, 1, label);
+            point_t runs[15];
+            uint32_t nrep = c->repeat ? c->repeat : 1;
+            for (uint32_t rep = 0; rep < nrep; rep++) {
+                point_t *q = &runs[rep];
+                *q = *p;
+                kvt_error_t err;
+                kvt_status_t st = kvt_bench_tier_run(&o, &q->r, &err);
+                kvt_sys_rm_rf(dir);
+                if (st != KVT_OK) {
+                    if (tty) {
+                        kvt_cli_progress(1, 1, label);
+                    }
+                    if (st == KVT_ERR_UNAVAILABLE) {
+                        return unavailable(kind, err.message);
+                    }
+                    kvt_cli_error(V, "%s", err.message);
+                    return KVT_EXIT_FAIL;
                 }
-                if (st == KVT_ERR_UNAVAILABLE) {
-                    return unavailable(kind, err.message);
-                }
-                kvt_cli_error(V, "%s", err.message);
-                return KVT_EXIT_FAIL;
+                run_peer(scratch, q, tty);
             }
-            run_peer(scratch, p, tty);
+            median_point(runs, nrep, p);
             if (tty) {
                 kvt_cli_progress(1, 1, label);
             }
