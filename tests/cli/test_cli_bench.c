@@ -206,6 +206,12 @@ static void test_usage_errors(void **state)
     RUN(&r, "bench", "--tier", "dram", "--seconds", "0");
     EXPECT_USAGE_ERROR(&r, "--seconds");
     run_free(&r);
+    RUN(&r, "bench", "--tier", "dram", "--repeat", "0");
+    EXPECT_USAGE_ERROR(&r, "--repeat");
+    run_free(&r);
+    RUN(&r, "bench", "--tier", "dram", "--repeat", "16");
+    EXPECT_USAGE_ERROR(&r, "--repeat");
+    run_free(&r);
     RUN(&r, "bench", "--tier", "dram", "extra");
     EXPECT_USAGE_ERROR(&r, "extra");
     run_free(&r);
