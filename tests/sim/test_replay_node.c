@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "policy/predictor.h"
+#include "sim/trace_build.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,6 +382,152 @@ static void test_hold_cost_demote_or_drop(void **state)
     kvt_trace_destroy(t);
 }
 
+/* One request of a hand-built trace: 4-token blocks with the given ids (new ids in order). */
+static void add_req(kvt_trace_t *t, uint64_t t_us, uint32_t tokens, uint32_t session,
+                    kvt_transition_t tr, const uint32_t *ids, uint32_t n)
+{
+    assert_int_equal(
+        kvt_trace_begin_request(t, t_us, tokens, 1, session, tr, KVT_NO_PARENT, KVT_BLOCK_USER),
+        KVT_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(kvt_trace_add_block_id(t, ids[i], KVT_BLOCK_USER), KVT_OK);
+    }
+}
+
+/* Session A's chain [4 5 6] (6 partial: 2 tokens), sent again identically at t_next. */
+static kvt_trace_t *prefetch_trace(uint64_t t_next)
+{
+    kvt_trace_t *t = NULL;
+    assert_int_equal(kvt_trace_new("prefetch-test", KVT_TRACE_AUTO, 4, &t), KVT_OK);
+    static const uint32_t r0[] = {0}, r1[] = {0, 1}, r2[] = {2}, r3[] = {3}, a[] = {4, 5, 6},
+                          f[] = {7, 8, 9};
+    add_req(t, 0, 4, 0, KVT_TRANS_NEW_SESSION, r0, 1);      /* S0 */
+    add_req(t, 1000, 8, 1, KVT_TRANS_NEW_SESSION, r1, 2);   /* S1 */
+    add_req(t, 65536, 4, 0, KVT_TRANS_NEXT_TURN, r2, 1);    /* S0 */
+    add_req(t, 66536, 4, 1, KVT_TRANS_NEXT_TURN, r3, 1);    /* S1 */
+    add_req(t, 200000, 10, 2, KVT_TRANS_NEW_SESSION, a, 3); /* A = S2: L */
+    add_req(t, 210000, 12, 0, KVT_TRANS_NEXT_TURN, f, 3);   /* S0: the filler F */
+    add_req(t, t_next, 10, 2, KVT_TRANS_NEXT_TURN, a, 3);   /* A again: N */
+    assert_int_equal(kvt_trace_finish(t), KVT_OK);
+    return t;
+}
+
+/*
+ * One prefetch job derived by hand: when it is scheduled, what it moves, in what order, when
+ * each copy completes, and how the next request is served (useful / late per block).
+ *
+ * Node: 4-token blocks at 250,000 B per token = 1e6 B a block. T0 holds 3 blocks; T1 (DRAM)
+ * 16, 500 us latency, 1 GB/s read: one block = 1e6 B / (1e3 B/us) = 1000 us. One GPU instance:
+ * one link. Policy predictive (the only one flagged KVT_POLICY_PREFETCH).
+ *
+ * Trace (builder: sessions and transitions explicit; blocks of different requests disjoint except
+ * block 0):
+ *   r0      0 us S0 new  [0]       r1   1000 S1 new [0 1]   r2 65536 S0 next [2]
+ *   r3  66536 S1 next [3]          L  200000 S2 new [4 5 6] (10 tokens: 6 is partial, 2 tokens)
+ *   F  210000 S0 next [7 8 9]      N  t_next S2 next [4 5 6] (10 tokens: L's prompt again)
+ *
+ * Session-turn model (classes: transition x depth). r0, r1: (new, 0) has no data, p = 1/2: no job.
+ * r2 continues S0 65536 us after r0, r3 continues S1 65536 us after r1: (new, 0) learns two
+ * successes, p = (1 + 2) / (2 + 2) = 3/4, and the gaps {65536, 65536} (global histogram, fewer
+ * than 50). r2, r3 are (next, 1): no data, p = 1/2, no job. Nothing reaches the 600 s horizon.
+ * L is (new, 0): p = 3/4 > 1/2, a job. Both gaps in log2 bucket [65536, 131072): the
+ * 0.25-quantile is a quarter through it, 65536 + 16384 = 81920 us. lead = 500 + 3 x 1000 = 3500
+ * us, so the job starts at 200000 + 81920 - 3500 = 278420 (the chain to land by 281920).
+ * F is (next, 2): no data, p = 1/2, no job (it teaches (next, 1) a success, for later requests
+ * only). So exactly one job, L's, if N comes after 278420; if N comes first it is dropped.
+ *
+ * Block values (predictive, hit density): the only block reuse before N is block 0 at r1, gap
+ * 1000 us, bucket [512, 1024) (learned at r2). So the gap survival S(x) is 1 at x = 0 and 0 for
+ * every x >= 1024: a block idle >= 1024 us has hit = p (S(e) - S(e + T)) / alive = 0, value 0
+ * exactly; a block valued at idle 0 (a newcomer, or a prefetched block: "as just accessed") with
+ * T >= 1024 has hit = p (1 - 0) > 0 (p > 0 under the Beta prior), value > 0.
+ *   L: T0 holds 3 of blocks 0-3, idle >= 133464 us: value 0. T (the last 3 admissions: 1 @ 1000,
+ *      2 @ 65536, 3 @ 66536) = 199000: 4, 5, 6 (> 0) evict them. T0 = {4 5 6}.
+ *   F: 4, 5, 6 idle 10000: value 0; T = 210000 - 200000 = 10000: 7, 8, 9 (> 0) evict all three
+ *      (each placed newcomer is worth > 0, so the weakest is always one of A's). T0 = {7 8 9},
+ *      T1 holds 4, 5, 6 (and the others: 10 blocks < 16, nothing dropped).
+ *   Job at 278420: 7, 8, 9 idle 68420: value 0. Head first: 4 (T1) is worth > 0 > 0: admitted,
+ *      evicting an F block; so do 5 and 6 (the prefetched ones are worth > 0 at idle 0). 3 blocks,
+ *      3e6 bytes, 1 job. Link clock from 278420: 4 ready at 278420 + 500 + 1000 = 279920, 5 at
+ *      280920, 6 at 281920 (the latency once: one run from T1).
+ * N (all three blocks held: the whole prompt, 10 tokens, matches; block 6 gives 2 tokens):
+ *   t_next 280000: 4 complete (T0, useful); 5, 6 in flight: served from T1 (late).
+ *                  T0 4 tokens, T1 4 + 2 = 6. (Tail first would give T0 2 tokens.)
+ *   t_next 280920: 4, 5 complete (a copy complete exactly at arrival is usable), 6 late:
+ *                  T0 8, T1 2.
+ *   t_next 290000: all complete: 3 useful, T0 10.
+ *   t_next 250000 or 278419: before the job's start: the job is dropped (its session sent a
+ *                  request first); N is served from T1: T1 10.
+ *   t_next 278420: the job runs (due at the arrival) but no copy is complete: 3 late, T1 10.
+ * The cases at each completion time and 1 us before it pin the start (278420) and every ready
+ * time (279920, 280920, 281920) to the microsecond.
+ * Besides, r1 hits block 0 in T0 (4 tokens): total hits 4 + 10 = 14 in every case.
+ */
+static void test_prefetch_by_hand(void **state)
+{
+    (void)state;
+    static const uint64_t caps[] = {3, 16};
+    kvt_node_desc_t node;
+    make_node(&node, 2, caps);
+    node.tiers[0].capacity_bytes = 3 * 1000000ull;
+    node.tiers[1].capacity_bytes = 16 * 1000000ull;
+    node.tiers[1].kind = KVT_TIER_DRAM;
+    node.tiers[1].latency_us = 500;
+    node.tiers[1].read_GBps = 1;
+    static const struct {
+        uint64_t t_next;
+        uint64_t jobs, useful, late, t0_tokens, t1_tokens;
+    } cases[] = {
+        {250000, 0, 0, 0, 0, 10}, /* before the job's start: dropped */
+        {278419, 0, 0, 0, 0, 10}, /* 1 us before it */
+        {278420, 1, 0, 3, 0, 10}, /* at its start: it runs, nothing complete yet */
+        {279919, 1, 0, 3, 0, 10},
+        {279920, 1, 1, 2, 4, 6}, /* 4 complete */
+        {280000, 1, 1, 2, 4, 6},
+        {280919, 1, 1, 2, 4, 6},
+        {280920, 1, 2, 1, 8, 2}, /* 4, 5 complete */
+        {281919, 1, 2, 1, 8, 2},
+        {281920, 1, 3, 0, 10, 0}, /* all complete: by the 0.25-quantile, 200000 + 81920 */
+        {290000, 1, 3, 0, 10, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kvt_trace_t *t = prefetch_trace(cases[i].t_next);
+        kvt_node_replay_opts_t o;
+        kvt_node_replay_result_t r;
+        kvt_error_t err;
+        kvt_node_replay_opts_init(&o);
+        o.policy = "predictive";
+        o.node = &node;
+        o.kv_bytes_per_token = 250000;
+        o.prefetch = true;
+        o.record = true;
+        assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+        assert_true(r.prefetch);
+        assert_int_equal(r.pf.jobs, cases[i].jobs);
+        assert_int_equal(r.pf.blocks, 3 * cases[i].jobs);
+        assert_int_equal(r.pf.bytes, 3 * cases[i].jobs * 1000000ull);
+        assert_int_equal(r.pf.useful, cases[i].useful);
+        assert_int_equal(r.pf.late, cases[i].late);
+        assert_int_equal(r.pf.wasted, 0);
+        assert_int_equal(r.requests[6].t_us, cases[i].t_next);
+        assert_int_equal(r.requests[6].hit_tokens[0], cases[i].t0_tokens);
+        assert_int_equal(r.requests[6].hit_tokens[1], cases[i].t1_tokens);
+        assert_int_equal(r.requests[1].hit_tokens[0], 4);
+        assert_int_equal(r.total.hit_tokens, 14);
+        assert_int_equal(r.tiers[0].hit_tokens, 4 + cases[i].t0_tokens);
+        assert_int_equal(r.tiers[1].hit_tokens, cases[i].t1_tokens);
+        kvt_node_replay_result_release(&r);
+        /* without prefetch N finds its chain only in T1 */
+        o.prefetch = false;
+        assert_int_equal(kvt_node_replay_run(t, &o, &r, &err), KVT_OK);
+        assert_false(r.prefetch);
+        assert_int_equal(r.requests[6].hit_tokens[0], 0);
+        assert_int_equal(r.requests[6].hit_tokens[1], 10);
+        kvt_node_replay_result_release(&r);
+        kvt_trace_destroy(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_prefetch_not_when_unlikely),
         cmocka_unit_test(test_prefetch_accounting),
         cmocka_unit_test(test_hold_cost_demote_or_drop),
+        cmocka_unit_test(test_prefetch_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
