@@ -76,7 +76,8 @@ static const char help[] =
     "returns it. ratio = kvtier / peer. Methodology: docs/bench.md.\n";
 
 enum {
-    OPT_TIER = 256, OPT_BLOCK, OPT_QD, OPT_TOTAL, OPT_SECONDS, OPT_REPEAT, OPT_DIR, OPT_JSON, OPT_REPLAY,
+    OPT_TIER = 256, OPT_BLOCK, OPT_QD, OPT_TOTAL, OPT_SECONDS, OPT_REPEAT, OPT_DIR, OPT_JSON,
+    OPT_REPLAY,
     OPT_FORMAT, OPT_NODE, OPT_MODEL, OPT_POLICY, OPT_REQUESTS,
 };
 

@@ -226,8 +226,8 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         kvt_table_cell(&t, "%.2f%%", 100 * r.total.token_hit_rate);
         for (uint32_t k = 0; k < ntiers; k++) {
             if (k < r.ntiers) {
-                kvt_table_cell(&t, "%.2f%%", 100.0 * (double)r.tiers[k].hit_tokens /
-                                                 (double)(r.total.input_tokens ? r.total.input_tokens : 1));
+                double in = (double)(r.total.input_tokens ? r.total.input_tokens : 1);
+                kvt_table_cell(&t, "%.2f%%", 100.0 * (double)r.tiers[k].hit_tokens / in);
             } else {
                 kvt_table_cell(&t, "-");
             }
@@ -335,8 +335,8 @@ int kvt_cmd_replay(int argc, char **argv)
             known |= strcmp(all[i], c.policy) == 0;
         }
         if (!known) {
-            kvt_cli_error(V, "--policy: unknown policy \"%s\" (lru, lfu, arc, s3fifo, predictive, belady, "
-                             "belady-head, all)",
+            kvt_cli_error(V, "--policy: unknown policy \"%s\" (lru, lfu, arc, s3fifo, "
+                             "predictive, belady, belady-head, all)",
                           c.policy);
             return KVT_EXIT_USAGE;
         }

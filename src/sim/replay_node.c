@@ -16,8 +16,8 @@
  * (policy/predictor.h), learned online from the requests seen so far, gives after each request
  * the probability that its session sends another one within the horizon and the distribution of
  * the gap. When that probability exceeds PF_MIN_P (0.5: a prefetch is more likely used than
- * wasted; the Beta(1, 1) prior alone, 0.5, never prefetches), a job is scheduled so that the session's chain, read from the fastest lower tier
- * (latency + chain bytes / read bandwidth), lands by the gap's PF_QUANTILE-quantile after the
+ * wasted; the Beta(1, 1) prior alone, 0.5, never prefetches), a job is scheduled so that the
+ * session's chain, read from the fastest lower tier (latency + chain bytes / read bandwidth), lands by the gap's PF_QUANTILE-quantile after the
  * request. When the replay reaches the job's start, if the session has sent nothing since, its
  * last chain is walked head first: blocks already in T0 are passed, blocks in a lower tier are
  * offered to T0's policy as prefetches (it may evict a block worth less, which is demoted, or
@@ -359,7 +359,8 @@ static void pf_after(engine_t *e, uint64_t i)
     for (uint32_t k = 1; k < e->n; k++) {
         if (e->t[k].cap > 0 && !e->t[k].skipped) {
             const kvt_tier_desc_t *d = &e->node->tiers[k];
-            lead = d->latency_us + (double)q->nblocks * (double)e->block_bytes / (d->read_GBps * 1e3);
+            lead = d->latency_us +
+                   (double)q->nblocks * (double)e->block_bytes / (d->read_GBps * 1e3);
             break;
         }
     }
