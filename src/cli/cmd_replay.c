@@ -226,8 +226,8 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
         kvt_table_cell(&t, "%.2f%%", 100 * r.total.token_hit_rate);
         for (uint32_t k = 0; k < ntiers; k++) {
             if (k < r.ntiers) {
-                double in = (double)(r.total.input_tokens ? r.total.input_tokens : 1);
-                kvt_table_cell(&t, "%.2f%%", 100.0 * (double)r.tiers[k].hit_tokens / in);
+                double all = (double)(r.total.input_tokens ? r.total.input_tokens : 1);
+                kvt_table_cell(&t, "%.2f%%", 100.0 * (double)r.tiers[k].hit_tokens / all);
             } else {
                 kvt_table_cell(&t, "-");
             }
