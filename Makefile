@@ -48,6 +48,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_store_lookup
 	@echo
+	@./$(BUILD)/bench/bench_store_restore
+	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 
 install: build

@@ -107,10 +107,12 @@ typedef struct kvt_store_req {
 KVT_API kvt_status_t kvt_store_submit(kvt_store_channel_t *chan, kvt_store_req_t *reqs,
                                       size_t n, size_t *accepted_p);
 /*
- * Run queued requests and return up to max completed ones in done[] (their status set), in
- * submission order; returns how many. This implementation runs a channel's requests on the
- * calling thread, inside poll, so min_complete only bounds the work: poll returns once
- * min(max, queued) requests are complete. Blocks only on tier I/O.
+ * Start the queued requests and return up to max completed ones in done[] (their status set),
+ * in completion order (a batch's tier I/Os overlap: a GET served by DRAM may come back before
+ * one from NVMe submitted earlier); returns how many, waiting until at least min_complete have
+ * completed or nothing is left in flight. Requests run on the calling thread, inside poll; GETs
+ * may stay in flight until the next poll, a PUT's write does not. Blocks only on tier I/O and,
+ * briefly, on another thread's move in the same tier.
  */
 KVT_API size_t kvt_store_poll(kvt_store_channel_t *chan, size_t min_complete,
                               kvt_store_req_t **done, size_t max);

@@ -1,25 +1,33 @@
 /*
  * Placement: one access applied to the tiers' policies as the replay engine applies it
- * (src/sim/replay_node.c), then the data moves those decisions imply.
+ * (src/sim/replay_node.c), with the data moves those decisions imply.
  *
- * Decisions first, one tier at a time, each under that tier's policy lock and never two locks
- * at once: the lower tiers holding the block are touched; the top tier hits, or admits the block
- * and names a victim; the victim is offered to the next tier that takes demotions (skipped
- * tiers and tiers of zero capacity are passed by), which may name its own victim, and so on; a
- * victim of the last tier, or one a lower tier already holds a copy of, leaves. The result is a
- * list of steps (tier, incoming block, victim), each step's incoming block the previous step's
- * victim. Decisions change `where` (the policies' view) at once, so the policies evolve exactly
- * as in a replay of the same access sequence, whatever the I/O does afterwards.
+ * The lower tiers holding the block are touched (hits, under their policy locks); then the
+ * cascade runs one tier at a time, top first: the top tier hits, or admits the block and names
+ * a victim; the victim is offered to the next tier that takes demotions (skipped tiers and tiers
+ * of zero capacity are passed by), which may name its own victim, and so on; a victim of the
+ * last tier, or one a lower tier already holds a copy of, leaves. Single-threaded, the policies
+ * see exactly the calls of a replay of the same access sequence.
  *
- * Then the moves, on the caller's thread through its own tier channels, step by step: read the
- * victim (if the next step takes it) into a bounce buffer, remove it, then write the incoming
- * block -- the victim leaves before the newcomer arrives, so a tier sized by the policy's
- * capacity never overfills. Tiers never evict on their own; a write that fails (NO_SPACE, IO)
- * leaves the policy holding a block without data (a phantom: a later lookup misses it, a later
- * access with the data rewrites it), is counted and logged, and the cascade goes on without the
- * lost bytes. Concurrent accesses interleave at step granularity; what they can cause is a block
- * briefly in two tiers or a spurious miss, never wrong bytes, because every tier I/O is by key
- * and equal keys mean equal content.
+ * Space is reserved by the decision. Each tier has a move lock, held from its admission decision
+ * until the newcomer's write has started: decide (under the policy lock, taken inside), wait for
+ * a write of the victim still in flight (another thread's, which holds no lock and so finishes),
+ * read the victim into a bounce buffer if a lower tier will take it, remove it, mark the
+ * newcomer's write in flight (`pend`), release, then write. So whatever holds or is being
+ * written into a tier is a block its policy holds, plus nothing: the tier never sees more live
+ * records than the policy's capacity (kvt_tier_capacity_blocks), a write never meets NO_SPACE,
+ * and a victim is always read whole before it leaves -- no "phantom" (a block the policy holds
+ * without bytes) unless a tier reports an I/O error. A thread holds at most one move lock and
+ * never waits for another lock while holding it except the policy lock; the only wait under a
+ * move lock is for a write that is already running. A write in flight may be a channel's
+ * asynchronous one (a PUT's own block, channel.c), completed only when that channel reaps it:
+ * so every wait here (for a move lock, for such a write, for a tier's transient refusal) reaps
+ * the waiting channel's own writes meanwhile (st_io_t.progress), and no cycle can form.
+ *
+ * Between two tiers' steps the victim travels in the thread's bounce buffer; a concurrent lookup
+ * may miss it then (a spurious miss, never wrong bytes: every tier I/O is by key and equal keys
+ * mean equal content). An access whose block has no bytes anywhere any more (another thread
+ * dropped it between the GET and the log's flush) is not admitted.
  */
 #include "store/store_internal.h"
 
@@ -29,12 +37,7 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITE_RETRIES 512 /* 16 yields, then 20 us sleeps: about 10 ms before a NO_SPACE on a
-                            * write is taken as final */
-
-typedef struct step {
-    uint32_t tier, in, victim;
-} step_t;
+#define WRITE_PATIENCE_NS 5000000000ll /* see write_block */
 
 static inline bool has(_Atomic uint8_t *bits, uint32_t id, uint32_t k)
 {
@@ -51,60 +54,129 @@ static inline void clear_bit(_Atomic uint8_t *bits, uint32_t id, uint32_t k)
     atomic_fetch_and(&bits[id], (uint8_t) ~(1u << k));
 }
 
-kvt_status_t kvt_store_read(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, void *buf,
-                            size_t cap, kvt_block_meta_t *meta_p, size_t *len_p)
+static kvt_status_t run_io(st_io_t *io, uint32_t k, kvt_tier_io_t *x)
+{
+    return io->run != NULL ? io->run(io, k, x) : kvt_tier_run(io->tc[k], x);
+}
+
+/* Something this thread waits for may be another thread's wait for this thread's writes. */
+static void progress(st_io_t *io)
+{
+    if (io->progress != NULL && io->nwrites > 0) {
+        io->progress(io);
+    }
+}
+
+/* Take a move lock; with writes of this channel in flight, keep reaping them meanwhile (the
+ * holder may be waiting for one of them). */
+static void lock_move(st_io_t *io, pthread_mutex_t *m)
+{
+    while (io->nwrites > 0 && pthread_mutex_trylock(m) != 0) {
+        progress(io);
+        sched_yield();
+    }
+    if (io->nwrites == 0) {
+        pthread_mutex_lock(m);
+    }
+}
+
+/* Drop tier k's copy of id; the caller holds tier k's move lock. */
+static void drop_copy(kvt_store_t *s, uint32_t k, uint32_t id)
+{
+    clear_bit(s->valid, id, k);
+    (void)kvt_tier_remove(s->t[k].tier, s->keys[id]);
+}
+
+static void read_failed_locked(kvt_store_t *s, uint32_t k, uint32_t id, kvt_status_t st)
 {
     st_tier_t *t = &s->t[k];
+    if (!has(s->valid, id, k)) {
+        return; /* moved meanwhile */
+    }
+    if (st == KVT_ERR_NOT_FOUND && kvt_tier_contains(t->tier, s->keys[id])) {
+        return; /* removed and written again between the read and the lock */
+    }
+    char hex[33];
+    kvt_key_format(s->keys[id], hex);
+    atomic_fetch_add(&t->c.errors, 1);
+    kvt_log_warn("store: tier %u (%s): reading block %s failed (%s); dropped from the tier", k,
+                 t->name, hex, kvt_status_str(st));
+    drop_copy(s, k, id); /* a corrupt record is already dropped by the tier itself */
+}
+
+void kvt_store_read_failed(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id,
+                           kvt_status_t st)
+{
+    lock_move(io, &s->t[k].move);
+    read_failed_locked(s, k, id, st);
+    pthread_mutex_unlock(&s->t[k].move);
+}
+
+static kvt_status_t read_block(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, void *buf,
+                               size_t cap, kvt_block_meta_t *meta_p, size_t *len_p, bool locked)
+{
     kvt_tier_io_t x = {.op = KVT_TIER_GET, .buf = buf, .len = cap};
     x.meta.key = s->keys[id];
-    kvt_status_t st = kvt_tier_run(io->tc[k], &x);
+    kvt_status_t st = run_io(io, k, &x);
     if (st == KVT_OK) {
-        atomic_fetch_add_explicit(&t->c.bytes_read, x.len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->t[k].c.bytes_read, x.len, memory_order_relaxed);
         *meta_p = x.meta;
         *len_p = x.len;
-        return KVT_OK;
-    }
-    if (st == KVT_ERR_DOES_NOT_FIT) {
-        return st;
-    }
-    clear_bit(s->valid, id, k); /* the tier no longer serves it */
-    if (st != KVT_ERR_NOT_FOUND) {
-        char hex[33];
-        kvt_key_format(s->keys[id], hex);
-        atomic_fetch_add(&t->c.errors, 1);
-        kvt_log_warn("store: tier %u (%s): reading block %s failed (%s); dropped from the tier",
-                     k, t->name, hex, kvt_status_str(st));
-        if (st != KVT_ERR_CORRUPT) { /* a corrupt record is dropped by the tier itself */
-            (void)kvt_tier_remove(t->tier, s->keys[id]);
+    } else if (st != KVT_ERR_DOES_NOT_FIT) {
+        if (locked) {
+            read_failed_locked(s, k, id, st);
+        } else {
+            kvt_store_read_failed(s, io, k, id, st);
         }
     }
     return st;
 }
 
-/* Write block id into tier k; on success mark it valid there (undone if the policy let it go
- * meanwhile). Counts and logs failures. */
+kvt_status_t kvt_store_read(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, void *buf,
+                            size_t cap, kvt_block_meta_t *meta_p, size_t *len_p)
+{
+    return read_block(s, io, k, id, buf, cap, meta_p, len_p, false);
+}
+
+/* Write block id into tier k, whose move lock the caller held when it set pend (id, k) and has
+ * released. Sets valid, then clears pend (an evictor waiting for pend then sees valid). Counts
+ * and logs failures. */
 static bool write_block(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, const st_data_t *d)
 {
     st_tier_t *t = &s->t[k];
     kvt_tier_io_t x = {.op = KVT_TIER_PUT, .meta = d->meta, .buf = (void *)d->buf,
                        .len = d->meta.payload_bytes};
     x.meta.key = s->keys[id];
-    kvt_status_t st = kvt_tier_run(io->tc[k], &x);
-    /* Concurrent cascades can overlap: another thread's victim may still be on its way out
-     * (read for demotion, or a write it must undo) when this write arrives, so a tier full to
-     * the policy's capacity can refuse it for a moment. Give those moves a chance to land. */
-    for (int retry = 0; (st == KVT_ERR_NO_SPACE || st == KVT_ERR_BUSY) && retry < WRITE_RETRIES;
-         retry++) {
+    kvt_status_t st = run_io(io, k, &x);
+    /* The decision reserved the space: the tier holds fewer live records than it promised room
+     * for, so a refusal is the tier's own transient state (nvme: the segment compaction would
+     * free is pinned by another channel's append in flight, which lands without waiting for
+     * anything). Back off and retry; only a refusal that lasts WRITE_PATIENCE_NS is final. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned retry = 0; st == KVT_ERR_NO_SPACE || st == KVT_ERR_BUSY; retry++) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec) >
+            WRITE_PATIENCE_NS) {
+            break;
+        }
+        progress(io);
         if (retry < 16) {
             sched_yield();
         } else {
-            nanosleep(&(struct timespec){0, 20000}, NULL); /* the mover may be descheduled */
+            nanosleep(&(struct timespec){0, 50000}, NULL);
         }
-        x.meta = d->meta;
+        x = (kvt_tier_io_t){.op = KVT_TIER_PUT, .meta = d->meta, .buf = (void *)d->buf,
+                            .len = d->meta.payload_bytes};
         x.meta.key = s->keys[id];
-        x.len = d->meta.payload_bytes;
-        st = kvt_tier_run(io->tc[k], &x);
+        st = run_io(io, k, &x);
     }
+    if (st == KVT_OK) {
+        atomic_fetch_add_explicit(&t->c.bytes_written, x.len, memory_order_relaxed);
+        set_bit(s->valid, id, k);
+    }
+    clear_bit(s->pend, id, k);
     if (st != KVT_OK) {
         char hex[33];
         kvt_key_format(s->keys[id], hex);
@@ -113,63 +185,18 @@ static bool write_block(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, co
                      t->name, hex, kvt_status_str(st));
         return false;
     }
-    atomic_fetch_add_explicit(&t->c.bytes_written, x.len, memory_order_relaxed);
-    set_bit(s->valid, id, k);
-    if (!has(s->where, id, k)) { /* evicted by another thread while we wrote */
-        clear_bit(s->valid, id, k);
-        (void)kvt_tier_remove(t->tier, s->keys[id]);
-    }
     return true;
 }
 
-/* Carry out the steps. data: the accessed block's content (buf NULL: none). */
-static int execute(kvt_store_t *s, st_io_t *io, const step_t *steps, uint32_t n, uint32_t id,
-                   const st_data_t *data, bool is_put)
+/* Claim the write of id into tier k (under its move lock): false when its bytes are there or
+ * on their way already. */
+static bool claim_write(kvt_store_t *s, uint32_t id, uint32_t k)
 {
-    st_data_t cur = *data;
-    int written = -1;
-    for (uint32_t i = 0; i < n; i++) {
-        const step_t *p = &steps[i];
-        st_tier_t *t = &s->t[p->tier];
-        st_data_t next = {.buf = NULL};
-        bool bypass = p->victim == p->in;
-        if (p->victim != KVT_STORE_NONE && !bypass) {
-            uint32_t v = p->victim;
-            bool carry = i + 1 < n; /* steps[i + 1].in == v */
-            if (has(s->valid, v, p->tier)) {
-                if (carry) {
-                    void *rb = cur.buf == io->bounce[0] ? io->bounce[1] : io->bounce[0];
-                    size_t len;
-                    if (kvt_store_read(s, io, p->tier, v, rb, s->block_bytes, &next.meta, &len) ==
-                        KVT_OK) {
-                        next.buf = rb;
-                    }
-                }
-                clear_bit(s->valid, v, p->tier);
-                (void)kvt_tier_remove(t->tier, s->keys[v]);
-            }
-            atomic_fetch_add_explicit(&t->c.evictions, 1, memory_order_relaxed);
-            if (!carry) {
-                atomic_fetch_add_explicit(&t->c.drops, 1, memory_order_relaxed);
-            }
-        }
-        if (bypass) {
-            next = cur;
-        } else if (cur.buf != NULL) {
-            if (write_block(s, io, p->tier, p->in, &cur)) {
-                if (p->in == id) {
-                    written = written < 0 ? (int)p->tier : written;
-                    if (is_put) {
-                        atomic_fetch_add_explicit(&t->c.puts, 1, memory_order_relaxed);
-                    }
-                } else {
-                    atomic_fetch_add_explicit(&t->c.demotions, 1, memory_order_relaxed);
-                }
-            }
-        }
-        cur = next;
+    if (has(s->valid, id, k) || has(s->pend, id, k)) {
+        return false;
     }
-    return written;
+    set_bit(s->pend, id, k);
+    return true;
 }
 
 /* The policy's view of a block moving down. */
@@ -201,6 +228,44 @@ static uint32_t admit(kvt_store_t *s, uint32_t k, uint32_t b, const kvt_access_t
     return v;
 }
 
+/* The next tier below k that takes demotions, or s->n. */
+static uint32_t next_tier(const kvt_store_t *s, uint32_t k)
+{
+    for (k++; k < s->n; k++) {
+        if (s->t[k].cap > 0 && !s->t[k].skipped) {
+            break;
+        }
+    }
+    return k;
+}
+
+/* The victim v leaves tier k (its move lock held): wait for a write of it still in flight, read
+ * it into rb if tier `below` will want it (NULL data otherwise), and remove it. */
+static st_data_t evict_data(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t v, uint32_t below,
+                            void *rb)
+{
+    st_data_t out = {.buf = NULL};
+    for (unsigned spin = 0; has(s->pend, v, k); spin++) {
+        progress(io); /* the write may be this channel's */
+        if (spin < 64) {
+            sched_yield();
+        } else {
+            nanosleep(&(struct timespec){0, 20000}, NULL); /* the writer may be descheduled */
+        }
+    }
+    if (!has(s->valid, v, k)) {
+        return out; /* never arrived (a failed write) */
+    }
+    if (below < s->n && !has(s->where, v, below)) {
+        size_t len;
+        if (read_block(s, io, k, v, rb, s->block_bytes, &out.meta, &len, true) == KVT_OK) {
+            out.buf = rb;
+        }
+    }
+    drop_copy(s, k, v);
+    return out;
+}
+
 int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_t *acc,
                      const st_data_t *data, bool is_put)
 {
@@ -219,58 +284,78 @@ int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_
             pthread_mutex_unlock(t->lock);
         }
     }
-    step_t steps[KVT_MAX_TIERS];
-    uint32_t nsteps = 0, x, k;
-    st_tier_t *t0 = &s->t[0];
-    if (t0->cap == 0) {
-        x = id; /* nothing kept on top: offered to the tiers below as a demotion */
-        k = 1;
-    } else {
-        pthread_mutex_lock(t0->lock);
-        if (has(s->where, id, 0)) {
-            s->ops->hit(t0->pol, &a);
-            pthread_mutex_unlock(t0->lock);
-            if (data->buf != NULL && !has(s->valid, id, 0)) {
-                /* held by the policy but not the tier (a promotion, a repair) */
-                if (!write_block(s, io, 0, id, data)) {
-                    return -1;
-                }
-                if (is_put) {
-                    atomic_fetch_add_explicit(&t0->c.puts, 1, memory_order_relaxed);
-                }
-                return 0;
-            }
-            return has(s->valid, id, 0) ? 0 : -1;
-        }
-        uint32_t v = admit(s, 0, id, &a);
-        pthread_mutex_unlock(t0->lock);
-        steps[nsteps++] = (step_t){0, id, v};
-        x = v;
-        k = 1;
-    }
+    uint32_t victims[KVT_MAX_TIERS], nvictims = 0;
+    int written = -1;
+    st_data_t cur = *data; /* the bytes of x, the block entering tier k */
+    uint32_t x = id;
+    int from = -1; /* the tier x was evicted from (-1: the accessed block itself) */
     uint64_t now = a.t_us;
-    for (; x != KVT_STORE_NONE && k < s->n; k++) {
+    uint32_t k = s->t[0].cap == 0 ? next_tier(s, 0) : 0; /* no room on top: offered below */
+    for (; x != KVT_STORE_NONE && k < s->n; k = next_tier(s, k)) {
         st_tier_t *t = &s->t[k];
-        if (t->cap == 0 || t->skipped) {
-            continue;
-        }
+        lock_move(io, &t->move);
         pthread_mutex_lock(t->lock);
         if (has(s->where, x, k)) {
+            if (k == 0) { /* a hit on top */
+                s->ops->hit(t->pol, &a);
+                pthread_mutex_unlock(t->lock);
+                bool w = cur.buf != NULL && claim_write(s, id, 0); /* a promotion, a repair */
+                pthread_mutex_unlock(&t->move);
+                if (w && write_block(s, io, 0, id, &cur) && is_put) {
+                    atomic_fetch_add_explicit(&t->c.puts, 1, memory_order_relaxed);
+                }
+                written = has(s->valid, id, 0) || has(s->pend, id, 0) ? 0 : -1;
+                x = KVT_STORE_NONE;
+                break;
+            }
             pthread_mutex_unlock(t->lock);
-            break; /* already holds a copy */
+            pthread_mutex_unlock(&t->move);
+            break; /* already holds a copy: x leaves */
         }
-        kvt_access_t d = demotion(s, x, now);
+        if (cur.buf == NULL) { /* no bytes to place (gone meanwhile, or a read error) */
+            pthread_mutex_unlock(t->lock);
+            pthread_mutex_unlock(&t->move);
+            break;
+        }
+        kvt_access_t d = k == 0 ? a : demotion(s, x, now); /* below the top: a demotion */
         uint32_t v = admit(s, k, x, &d);
         pthread_mutex_unlock(t->lock);
-        steps[nsteps++] = (step_t){k, x, v};
-        x = v;
-    }
-    int written = execute(s, io, steps, nsteps, id, data, is_put);
-    for (uint32_t i = 0; i < nsteps; i++) {
-        uint32_t v = steps[i].victim;
-        if (v != KVT_STORE_NONE && v != steps[i].in) {
-            kvt_store_release(s, v);
+        if (v == x) { /* bypassed: x goes on down with its bytes (not a drop if none takes it) */
+            pthread_mutex_unlock(&t->move);
+            from = -1;
+            continue;
         }
+        st_data_t next = {.buf = NULL};
+        if (v != KVT_STORE_NONE) {
+            victims[nvictims++] = v;
+            atomic_fetch_add_explicit(&t->c.evictions, 1, memory_order_relaxed);
+            void *rb = cur.buf == io->bounce[0] ? io->bounce[1] : io->bounce[0];
+            next = evict_data(s, io, k, v, next_tier(s, k), rb);
+        }
+        bool w = claim_write(s, x, k);
+        pthread_mutex_unlock(&t->move);
+        if (w && x == id && is_put && io->write_async != NULL &&
+            io->write_async(io, k, id, &cur)) {
+            written = written < 0 ? (int)k : written; /* the channel completes it */
+        } else if (w && write_block(s, io, k, x, &cur)) {
+            if (x == id) {
+                written = written < 0 ? (int)k : written;
+                if (is_put) {
+                    atomic_fetch_add_explicit(&t->c.puts, 1, memory_order_relaxed);
+                }
+            } else {
+                atomic_fetch_add_explicit(&t->c.demotions, 1, memory_order_relaxed);
+            }
+        }
+        x = v;
+        from = (int)k;
+        cur = next;
+    }
+    if (x != KVT_STORE_NONE && from >= 0) { /* the last victim found no tier below */
+        atomic_fetch_add_explicit(&s->t[from].c.drops, 1, memory_order_relaxed);
+    }
+    for (uint32_t i = 0; i < nvictims; i++) {
+        kvt_store_release(s, victims[i]);
     }
     return written;
 }

@@ -4,10 +4,11 @@
  * The policies (policy/policy.h) work on dense 32-bit ids over a fixed id space, so the store
  * interns keys: the prefix index (kvtier/prefix_index.h) maps a key to its id (the bucket's
  * slot), and per-id arrays say which tiers' policies hold the block (`where`, one bit per tier)
- * and which tiers hold its bytes (`valid`). The two differ only transiently (a move in progress)
- * or after a failed write (the policy then holds a "phantom" that costs a miss, never wrong
- * data): the policies' state is driven by accesses alone, exactly as in the replay engine, and
- * the data follows as well as the tiers allow. A lookup reads `valid`, never the policy.
+ * and which tiers hold its bytes (`valid`), plus the writes in flight (`pend`). `where` and
+ * `valid` differ only transiently (a move in progress) or after a tier's I/O error (the policy
+ * then holds a "phantom" that costs a miss, never wrong data): the policies' state is driven by
+ * accesses alone, exactly as in the replay engine, and each admission reserves its space in the
+ * tier (placement.c), so the data follows. A lookup reads `valid`, never the policy.
  *
  * Ids are recycled: an id is freed when no policy and no tier holds it and no thread has it
  * pinned. The id space is the sum of the tiers' capacities plus slack for blocks in flight;
@@ -19,8 +20,9 @@
  * by key, each under a rwlock (lookups take read locks, one key at a time; interning and freeing
  * take the shard's write lock). `where`, `valid` and `pins` are atomics. Each tier's policy has
  * its own mutex (the predictive policy's lower instances read the top one's state, so with it
- * every tier shares the top tier's mutex). No lock is global, and a GET that hits takes no
- * policy lock: the channel records the access and applies a batch later (channel.c).
+ * every tier shares the top tier's mutex), and each tier a move lock that orders admissions into
+ * it with their data moves. No lock is global, and a GET that hits takes no policy lock: the
+ * channel records the access and applies a batch later (channel.c).
  *
  * Persistent tiers are scanned at create: every record found is admitted into that tier's
  * policy as a demotion would be, and records beyond its capacity are removed from the tier.
@@ -77,6 +79,7 @@ kvt_status_t kvt_store_intern(kvt_store_t *s, kvt_key_t key, uint32_t *id_p)
     s->keys[id] = key;
     atomic_store(&s->where[id], 0);
     atomic_store(&s->valid[id], 0);
+    atomic_store(&s->pend[id], 0);
     atomic_store(&s->pins[id], 1);
     if ((st = kvt_prefix_index_put(sh->idx, key, 0, id)) != KVT_OK) {
         atomic_store(&s->pins[id], 0);
@@ -280,6 +283,7 @@ kvt_status_t kvt_store_create(const kvt_store_opts_t *user, kvt_store_t **store_
     }
     for (uint32_t k = 0; k < KVT_MAX_TIERS; k++) {
         pthread_mutex_init(&s->t[k].own_lock, NULL);
+        pthread_mutex_init(&s->t[k].move, NULL);
         s->t[k].lock = &s->t[k].own_lock;
     }
 
@@ -318,12 +322,13 @@ kvt_status_t kvt_store_create(const kvt_store_opts_t *user, kvt_store_t **store_
     s->keys = calloc(nids, sizeof(*s->keys));
     s->where = calloc(nids, sizeof(*s->where));
     s->valid = calloc(nids, sizeof(*s->valid));
+    s->pend = calloc(nids, sizeof(*s->pend));
     s->pins = calloc(nids, sizeof(*s->pins));
     s->last_us = calloc(nids, sizeof(*s->last_us));
     s->types = calloc(nids, sizeof(*s->types));
     s->free_ids = malloc(nids * sizeof(*s->free_ids));
-    if (s->keys == NULL || s->where == NULL || s->valid == NULL || s->pins == NULL ||
-        s->last_us == NULL || s->types == NULL || s->free_ids == NULL) {
+    if (s->keys == NULL || s->where == NULL || s->valid == NULL || s->pend == NULL ||
+        s->pins == NULL || s->last_us == NULL || s->types == NULL || s->free_ids == NULL) {
         st = kvt_error_set(err, KVT_ERR_NO_MEMORY, "store: out of memory for %llu block ids",
                            (unsigned long long)nids);
         goto fail;
@@ -375,6 +380,7 @@ void kvt_store_destroy(kvt_store_t *s)
         }
         kvt_tier_close(s->t[k].tier);
         pthread_mutex_destroy(&s->t[k].own_lock);
+        pthread_mutex_destroy(&s->t[k].move);
     }
     for (uint32_t i = 0; i < KVT_STORE_SHARDS; i++) {
         kvt_prefix_index_destroy(s->shard[i].idx);
@@ -384,6 +390,7 @@ void kvt_store_destroy(kvt_store_t *s)
     free(s->keys);
     free((void *)s->where);
     free((void *)s->valid);
+    free((void *)s->pend);
     free((void *)s->pins);
     free((void *)s->last_us);
     free((void *)s->types);

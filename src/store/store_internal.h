@@ -28,6 +28,9 @@ typedef struct st_tier {
     pthread_mutex_t own_lock;
     pthread_mutex_t *lock; /* guards pol and used: own_lock, or tier 0's when the policy's
                               lower instances read the top one's state (predictive) */
+    pthread_mutex_t move;  /* an admission into this tier and its data moves here (remove the
+                              victim, start the newcomer's write); taken before `lock`, never
+                              two at once */
     void *pol;
     uint64_t cap, used;
     bool skipped;
@@ -49,11 +52,14 @@ struct kvt_store {
 
     /* per block id: its key (written under the shard's write lock while no one holds the id),
      * the tiers whose policy holds it (where, bit k under tier k's lock), the tiers holding its
-     * data (valid), and pins (threads using the id: it is not freed while pinned) */
+     * data (valid: set by the writer, cleared under tier k's move lock), writes in flight
+     * (pend), and pins (threads using the id: it is not freed while pinned) */
     uint32_t nids;
     kvt_key_t *keys;
     _Atomic uint8_t *where;
     _Atomic uint8_t *valid;
+    _Atomic uint8_t *pend;     /* bit k: a write of the block into tier k is in flight (set
+                                  under tier k's move lock, cleared by the writer) */
     _Atomic uint32_t *pins;
     _Atomic uint64_t *last_us; /* last access (a demotion tells the policy) */
     _Atomic uint8_t *types;    /* kvt_block_type_t the engine gave at the last access */
@@ -98,19 +104,30 @@ typedef struct st_data {
     const void *buf;
 } st_data_t;
 
-/* Scratch a channel lends placement: one tier channel per tier and two bounce buffers. */
+/* Scratch a channel lends placement: one tier channel per tier, two bounce buffers, and hooks
+ * into the channel, which may have writes of its own in flight on those tier channels. */
 typedef struct st_io {
     kvt_tier_channel_t *tc[KVT_MAX_TIERS];
     void *bounce[2];
+    /* run one I/O on tc[k] to completion, handing the channel any other completion */
+    kvt_status_t (*run)(struct st_io *io, uint32_t k, kvt_tier_io_t *x);
+    /* reap the channel's writes in flight (every wait calls it: others may wait for them) */
+    void (*progress)(struct st_io *io);
+    /* start the write of the accessed block of a PUT into tier k (pend already set); false:
+     * write it synchronously instead */
+    bool (*write_async)(struct st_io *io, uint32_t k, uint32_t id, const st_data_t *d);
+    uint32_t nwrites; /* the channel's writes in flight */
 } st_io_t;
 
 /*
  * An access of block id (pinned by the caller), as the replay engine applies it: the lower
  * tiers holding it are touched, the top tier hits or admits it, and victims cascade down. The
- * moves the decisions imply run here, on the caller's thread, through io. `data` is the block's
- * content when the caller has it (a PUT, a promotion; is_put for the counters): written into the top tier when the
- * policy holds the block there and the tier does not. Returns the tier the data was written
- * to, or -1.
+ * moves the decisions imply run here, on the caller's thread, synchronously through io (no other
+ * I/O of io in flight). `data` is the block's content when the caller has it (a PUT, a
+ * promotion; is_put for the counters): written into the top tier when the policy holds the
+ * block there and the tier does not; without it (buf NULL) a block the top tier does not hold
+ * is not admitted. Returns the tier the data was written to (or is being written to by another
+ * thread), or -1.
  */
 int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_t *a,
                      const st_data_t *data, bool is_put);
@@ -118,9 +135,16 @@ int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_
 /* Hits of blocks held by the top tier, applied in one pass per tier (ids stay pinned). */
 void kvt_store_apply_hits(kvt_store_t *s, const uint32_t *ids, const kvt_access_t *acc, size_t n);
 
-/* Read block id from tier k into buf (capacity cap): the tier's status; CORRUPT and NOT_FOUND
- * clear the valid bit (CORRUPT is counted and logged). */
+/* Read block id from tier k into buf (capacity cap), synchronously (no other I/O of io in
+ * flight): the tier's status; a failure goes through kvt_store_read_failed. */
 kvt_status_t kvt_store_read(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, void *buf,
                             size_t cap, kvt_block_meta_t *meta_p, size_t *len_p);
+
+/* A read of block id from tier k failed with st (not DOES_NOT_FIT). Under the tier's move lock
+ * (nothing moves there meanwhile): a CORRUPT or I/O error drops the tier's copy (counted,
+ * logged); a NOT_FOUND is a race with a move (nothing to do) unless the store still believes
+ * the tier holds it and the tier says it does not (then the copy is forgotten, counted). */
+void kvt_store_read_failed(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id,
+                           kvt_status_t st);
 
 #endif
