@@ -22,6 +22,7 @@
 
 #include "cli/bench_sys.h"
 #include "cli/cli.h"
+#include "cli/replay_common.h"
 #include "cli/table.h"
 #include "common/json_writer.h"
 
@@ -196,8 +197,7 @@ int kvt_bench_replay(const kvt_bench_replay_cli_t *c)
     const char *policy = c->policy != NULL ? c->policy : "lru";
 
     memset(&node, 0, sizeof(node));
-    st = access(nodename, R_OK) == 0 ? kvt_node_load(nodename, &node, &err)
-                                     : kvt_node_builtin(nodename, &node, &err);
+    st = kvt_cli_load_node(nodename, &node, &err);
     const char *mname = c->model != NULL ? c->model : node.model;
     if (st == KVT_OK) {
         st = kvt_model_load_catalog(mname, &model, &err);

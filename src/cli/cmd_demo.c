@@ -136,8 +136,7 @@ static int on_node(const demo_cli_t *c, const kvt_trace_t *trace, const char *co
     kvt_error_t err;
     int rc = KVT_EXIT_OK;
     const kvt_trace_info_t *in = kvt_trace_info(trace);
-    kvt_status_t st = access(c->node, R_OK) == 0 ? kvt_node_load(c->node, &node, &err)
-                                                 : kvt_node_builtin(c->node, &node, &err);
+    kvt_status_t st = kvt_cli_load_node(c->node, &node, &err);
     if (st == KVT_OK && c->instances != 0) {
         /* fewer (or more) GPUs of the same kind: HBM scales with them, lower tiers are shared */
         node.tiers[0].capacity_bytes = node.tiers[0].capacity_bytes / node.instances * c->instances;

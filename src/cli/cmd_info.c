@@ -11,6 +11,10 @@
  * filesystem, O_DIRECT, GDS) and a first bandwidth figure; `kvtier bench` measures properly.
  * Above the tiers: CPU model, cores, NUMA nodes, memory, huge pages, io_uring, GPUDirect Storage.
  *
+ * With --node the rows are the node description's tiers (the format `kvtier replay --node` and
+ * the store's tier choice read), each beside the capacity the description asks of it, so one
+ * can see whether this machine can hold that node's hierarchy and which backend is missing.
+ *
  * A tier that fails while it is measured is reported with its error in its row; the verb
  * still exits 0, because reporting is its job. Storage tiers run in a scratch directory under
  * --dir that is removed before exit.
@@ -20,6 +24,7 @@
 #include "cli/bench_sys.h"
 #include "cli/bench_tier.h"
 #include "cli/cli.h"
+#include "cli/replay_common.h"
 #include "cli/table.h"
 #include "common/json_writer.h"
 #include "hw/numa_probe.h"
@@ -31,7 +36,7 @@
 #include <unistd.h>
 
 static const char help[] =
-    "usage: kvtier info [--dir PATH] [--json]\n"
+    "usage: kvtier info [--dir PATH] [--node NAME|FILE] [--json]\n"
     "\n"
     "This machine's tiers: for each of hbm, dram, cxl, nvme, pool and pfs, whether kvtier can\n"
     "use it (or why not), its capacity here, what the tier reports once opened, and a quick\n"
@@ -40,13 +45,16 @@ static const char help[] =
     "\n"
     "  --dir PATH   where the nvme and pfs tiers would live (default $TMPDIR or /var/tmp); a\n"
     "               scratch directory is made inside it and removed afterwards\n"
+    "  --node N     the tiers of a node description (built-in h100-node, or a JSON file as in\n"
+    "               docs/node.md) instead of all six, each beside the capacity it asks for\n"
     "  --json       one JSON object on stdout, with a `tiers` array\n"
     "  -h, --help   this help\n";
 
-enum { OPT_DIR = 256, OPT_JSON };
+enum { OPT_DIR = 256, OPT_NODE, OPT_JSON };
 
 static const struct option longopts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
+    {"node", required_argument, NULL, OPT_NODE},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -69,6 +77,8 @@ typedef struct row {
     bool measured;
     double write_GBps, read_GBps;
     char error[512];        /* available but failed when opened or measured */
+    bool have_node;         /* --node: the description's figures for this tier */
+    uint64_t node_capacity;
 } row_t;
 
 typedef struct machine {
@@ -197,9 +207,13 @@ static void probe_and_measure(const machine_t *m, const char *scratch, row_t *r,
     snprintf(r->detail, sizeof(r->detail), "%s", res.detail);
 }
 
-static void print_json(const machine_t *m, const row_t *rows, size_t n, kvt_json_t *w)
+static void print_json(const machine_t *m, const char *node, const row_t *rows, size_t n,
+                       kvt_json_t *w)
 {
     kvt_json_begin_object(w, NULL);
+    if (node != NULL) {
+        kvt_json_str(w, "node", node);
+    }
     kvt_json_str(w, "cpu_model", m->cpu);
     kvt_json_i64(w, "cores", m->cores);
     kvt_json_begin_array(w, "numa_nodes");
@@ -241,6 +255,9 @@ static void print_json(const machine_t *m, const row_t *rows, size_t n, kvt_json
         } else {
             kvt_json_null(w, "capacity_bytes");
         }
+        if (r->have_node) {
+            kvt_json_u64(w, "node_capacity_bytes", r->node_capacity);
+        }
         if (r->measured) {
             kvt_json_str(w, "detail", r->detail);
             kvt_json_double(w, "write_GBps", r->write_GBps);
@@ -255,7 +272,7 @@ static void print_json(const machine_t *m, const row_t *rows, size_t n, kvt_json
     kvt_json_end_object(w);
 }
 
-static void print_text(const machine_t *m, const row_t *rows, size_t n)
+static void print_text(const machine_t *m, const char *node, const row_t *rows, size_t n)
 {
     char b[3][40];
     printf("cpu:         %s, %ld cores\n", m->cpu, m->cores);
@@ -271,13 +288,24 @@ static void print_text(const machine_t *m, const row_t *rows, size_t n)
     printf("io_uring:    %s%s\n", m->uring ? "works" : "unavailable: ",
            m->uring ? "" : m->uring_why);
     printf("GDS:         %s\n", m->gds_why);
-    printf("nvme/pfs in: %s\n\n", m->dir);
+    printf("nvme/pfs in: %s\n", m->dir);
+    if (node != NULL) {
+        printf("node:        %s (capacity asked of each tier beside what this machine has)\n",
+               node);
+    }
+    printf("\n");
 
     kvt_table_t t;
-    kvt_table_init(&t, 5);
-    t.right[2] = t.right[3] = t.right[4] = true;
+    int cols = node != NULL ? 6 : 5;
+    kvt_table_init(&t, cols);
+    for (int c = 2; c < cols; c++) {
+        t.right[c] = true;
+    }
     kvt_table_cell(&t, "tier");
     kvt_table_cell(&t, "status");
+    if (node != NULL) {
+        kvt_table_cell(&t, "node asks");
+    }
     kvt_table_cell(&t, "capacity");
     kvt_table_cell(&t, "write GB/s");
     kvt_table_cell(&t, "read GB/s");
@@ -286,6 +314,9 @@ static void print_text(const machine_t *m, const row_t *rows, size_t n)
         kvt_table_cell(&t, "%s", kvt_tier_kind_name(r->kind));
         kvt_table_cell(&t, "%s",
                        !r->available ? "unavailable" : r->error[0] ? "error" : "available");
+        if (node != NULL) {
+            kvt_table_cell(&t, "%s", kvt_fmt_bytes(b[1], sizeof(b[1]), r->node_capacity));
+        }
         kvt_table_cell(&t, "%s", r->have_capacity ? kvt_fmt_bytes(b[2], sizeof(b[2]), r->capacity)
                                                   : "-");
         kvt_table_cell(&t, r->measured ? "%.2f" : "-", r->write_GBps);
@@ -309,6 +340,7 @@ static void print_text(const machine_t *m, const row_t *rows, size_t n)
 int kvt_cmd_info(int argc, char **argv)
 {
     const char *dir = NULL;
+    const char *nodename = NULL;
     bool json = false;
     int opt;
 
@@ -324,6 +356,7 @@ int kvt_cmd_info(int argc, char **argv)
             }
             dir = optarg;
             break;
+        case OPT_NODE: nodename = optarg; break;
         case OPT_JSON: json = true; break;
         case 'h': fputs(help, stdout); return KVT_EXIT_OK;
         default: return kvt_arg_unknown(V, opt, optopt, flag);
@@ -332,6 +365,15 @@ int kvt_cmd_info(int argc, char **argv)
     if (optind < argc) {
         kvt_cli_error(V, "unexpected argument \"%s\" (see kvtier info --help)", argv[optind]);
         return KVT_EXIT_USAGE;
+    }
+    kvt_node_desc_t node;
+    if (nodename != NULL) {
+        kvt_error_t err;
+        kvt_status_t st = kvt_cli_load_node(nodename, &node, &err);
+        if (st != KVT_OK) {
+            kvt_cli_error(V, "--node: %s", err.message);
+            return kvt_cli_exit_for(st);
+        }
     }
     bool tty = isatty(STDERR_FILENO);
     machine_t m;
@@ -349,10 +391,15 @@ int kvt_cmd_info(int argc, char **argv)
     static const kvt_tier_kind_t kinds[KVT_MAX_TIERS] = {
         KVT_TIER_HBM, KVT_TIER_DRAM, KVT_TIER_CXL, KVT_TIER_NVME, KVT_TIER_POOL, KVT_TIER_PFS,
     };
-    for (size_t i = 0; i < KVT_MAX_TIERS; i++) {
+    size_t nrows = nodename != NULL ? node.ntiers : KVT_MAX_TIERS;
+    for (size_t i = 0; i < nrows; i++) {
         row_t *r = &rows[i];
         memset(r, 0, sizeof(*r));
-        r->kind = kinds[i];
+        r->kind = nodename != NULL ? node.tiers[i].kind : kinds[i];
+        if (nodename != NULL) {
+            r->have_node = true;
+            r->node_capacity = node.tiers[i].capacity_bytes;
+        }
         capacity(&m, r);
         probe_and_measure(&m, scratch.path, r, tty);
     }
@@ -363,10 +410,10 @@ int kvt_cmd_info(int argc, char **argv)
     if (json) {
         kvt_json_t w;
         kvt_json_init(&w, true);
-        print_json(&m, rows, KVT_MAX_TIERS, &w);
+        print_json(&m, nodename != NULL ? node.name : NULL, rows, nrows, &w);
         rc = kvt_cli_print_json(&w);
     } else {
-        print_text(&m, rows, KVT_MAX_TIERS);
+        print_text(&m, nodename != NULL ? node.name : NULL, rows, nrows);
     }
     free(m.nodes);
     return rc;

@@ -152,8 +152,7 @@ static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
     kvt_error_t err;
     kvt_status_t st;
 
-    st = access(c->node, R_OK) == 0 ? kvt_node_load(c->node, &node, &err)
-                                    : kvt_node_builtin(c->node, &node, &err);
+    st = kvt_cli_load_node(c->node, &node, &err);
     if (st == KVT_OK) {
         st = kvt_model_load_catalog(node.model, &model, &err);
     }

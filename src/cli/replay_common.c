@@ -5,6 +5,14 @@
  */
 #include "cli/replay_common.h"
 
+#include <unistd.h>
+
+kvt_status_t kvt_cli_load_node(const char *name, kvt_node_desc_t *node_p, kvt_error_t *err)
+{
+    return access(name, R_OK) == 0 ? kvt_node_load(name, node_p, err)
+                                   : kvt_node_builtin(name, node_p, err);
+}
+
 /* opts as the caller set them (policy, node, model, kv_bytes_per_token, tiers, prefetch,
  * hold_cost, progress); per-request records are switched on for the projection. */
 kvt_status_t kvt_cli_node_run(const kvt_trace_t *trace, const kvt_node_replay_opts_t *opts,

@@ -486,6 +486,62 @@ static void test_info_json(void **state)
     run_free(&r);
 }
 
+/*
+ * info --node: the rows are the description's tiers, each with the capacity it asks for. A node
+ * file of two tiers (hbm 80 GB, nvme 1 TiB) checks the order and the figures; h100-node's DRAM
+ * row asks 2 TiB (data/nodes/h100-node.json: "2Ti" = 2 * 2^40 bytes).
+ */
+static void test_info_node(void **state)
+{
+    run_t r;
+    (void)state;
+    char *tmp = make_tmpdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/two.json", tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"name\": \"two\", \"gpu\": \"h100-sxm\", \"instances\": 1, "
+          "\"model\": \"llama-3.1-8b\", \"tiers\": ["
+          "{\"kind\": \"hbm\", \"capacity\": \"80G\", \"read_GBps\": 3000, "
+          "\"write_GBps\": 3000, \"latency_us\": 0, \"layerwise\": true},"
+          "{\"kind\": \"nvme\", \"capacity\": \"1Ti\", \"read_GBps\": 6, "
+          "\"write_GBps\": 3, \"latency_us\": 80, \"layerwise\": true}]}\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+    RUN(&r, "info", "--json", "--node", path, "--dir", tmp);
+    expect_status(__LINE__, &r, 0);
+    cJSON *doc = parse_stdout(__LINE__, &r);
+    assert_string_equal(GET_STR(doc, "node"), "two");
+    const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(doc, "tiers");
+    assert_int_equal(cJSON_GetArraySize(tiers), 2);
+    assert_string_equal(GET_STR(cJSON_GetArrayItem(tiers, 0), "tier"), "hbm");
+    assert_string_equal(GET_STR(cJSON_GetArrayItem(tiers, 1), "tier"), "nvme");
+    assert_true(GET_NUM(cJSON_GetArrayItem(tiers, 0), "node_capacity_bytes") == 80e9);
+    assert_true(GET_NUM(cJSON_GetArrayItem(tiers, 1), "node_capacity_bytes") ==
+                1099511627776.0);
+    cJSON_Delete(doc);
+    run_free(&r);
+    unlink(path);
+
+    RUN(&r, "info", "--json", "--node", "h100-node", "--dir", tmp);
+    expect_status(__LINE__, &r, 0);
+    doc = parse_stdout(__LINE__, &r);
+    tiers = cJSON_GetObjectItemCaseSensitive(doc, "tiers");
+    assert_int_equal(cJSON_GetArraySize(tiers), 6);
+    assert_string_equal(GET_STR(cJSON_GetArrayItem(tiers, 1), "tier"), "dram");
+    assert_true(GET_NUM(cJSON_GetArrayItem(tiers, 1), "node_capacity_bytes") ==
+                2.0 * 1099511627776.0);
+    cJSON_Delete(doc);
+    run_free(&r);
+
+    RUN(&r, "info", "--node", "no-such-node");
+    EXPECT_USAGE_ERROR(&r, "no-such-node");
+    run_free(&r);
+    assert_int_equal(dir_entries(tmp), 0);
+    rmdir(tmp);
+    free(tmp);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * bench --replay: the live store driven by a trace
  */
@@ -566,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_bench_nvme),
         cmocka_unit_test(test_bench_pfs),
         cmocka_unit_test(test_info_json),
+        cmocka_unit_test(test_info_node),
         cmocka_unit_test(test_bench_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
