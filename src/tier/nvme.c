@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
+#include <time.h>
 
 #define RECOVERY_CHUNK (1u << 20)
 
@@ -191,6 +192,7 @@ static void tier_free(nvme_tier_t *t)
     free(t->seg);
     nvme_index_fini(&t->index);
     pthread_mutex_destroy(&t->space_lock);
+    pthread_cond_destroy(&t->space_cond);
     free(t->cbuf);
     free(t->dir);
     free(t);
@@ -236,6 +238,10 @@ static kvt_status_t nvme_open(const kvt_tier_config_t *cfg, void **ctx_p, kvt_er
                              (unsigned long long)cfg->max_record_bytes,
                              (unsigned long long)max_rec);
     }
+    if (seg_bytes / NVME_SECTOR > UINT32_MAX) {
+        return kvt_error_set(err, KVT_ERR_INVALID, "nvme: segment_bytes %llu: at most 16 TiB",
+                             (unsigned long long)seg_bytes);
+    }
     uint64_t nseg = cfg->capacity_bytes / seg_bytes;
     if (nseg < 2) {
         nseg = 2;
@@ -253,6 +259,11 @@ static kvt_status_t nvme_open(const kvt_tier_config_t *cfg, void **ctx_p, kvt_er
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "nvme: out of memory");
     }
     pthread_mutex_init(&t->space_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* nvme_space_alloc's bounded wait */
+    pthread_cond_init(&t->space_cond, &ca);
+    pthread_condattr_destroy(&ca);
     t->seg_bytes = seg_bytes;
     t->nseg = (uint32_t)nseg;
     t->queue_depth = cfg->queue_depth;
@@ -267,6 +278,7 @@ static kvt_status_t nvme_open(const kvt_tier_config_t *cfg, void **ctx_p, kvt_er
         free(t->dir);
         free(t->seg);
         pthread_mutex_destroy(&t->space_lock);
+        pthread_cond_destroy(&t->space_cond);
         free(t);
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "nvme: out of memory");
     }
@@ -278,6 +290,7 @@ static kvt_status_t nvme_open(const kvt_tier_config_t *cfg, void **ctx_p, kvt_er
         free(t->dir);
         free(t->seg);
         pthread_mutex_destroy(&t->space_lock);
+        pthread_cond_destroy(&t->space_cond);
         free(t);
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "nvme: out of memory");
     }
@@ -359,7 +372,7 @@ static kvt_status_t nvme_remove(void *ctx, kvt_key_t key)
         pthread_mutex_unlock(&s->lock);
         return KVT_ERR_NOT_FOUND;
     }
-    atomic_fetch_sub(&t->seg[e->loc.seg].live, e->loc.rec_bytes);
+    atomic_fetch_sub(&t->seg[e->seg].live, nvme_entry_rec(e));
     nvme_shard_erase(s, e);
     pthread_mutex_unlock(&s->lock);
     return KVT_OK;
@@ -370,38 +383,88 @@ static bool nvme_contains(void *ctx, kvt_key_t key)
     return nvme_index_contains_key(ctx, key);
 }
 
-/* Copies each shard's headers out under its lock and calls cb without any lock held, so cb
-   may call back into the tier. */
+/* The header of key's record, from its descriptor sector on disk (the index keeps only the
+   location). False if the key is gone, or its descriptor fails verification (then the record
+   is dropped and counted, as a GET would). A record moved by compaction meanwhile is looked up
+   again. */
+static bool scan_read(nvme_tier_t *t, void *sec, kvt_key_t key, kvt_block_meta_t *meta_p)
+{
+    for (int attempt = 0; attempt < NVME_GET_RETRIES; attempt++) {
+        nvme_shard_t *s = nvme_index_shard(&t->index, key);
+        pthread_mutex_lock(&s->lock);
+        nvme_entry_t *e = nvme_shard_find(s, key);
+        nvme_entry_t copy = e != NULL ? *e : (nvme_entry_t){0};
+        uint64_t gen = e != NULL ? atomic_load(&t->seg[copy.seg].gen) : 0;
+        pthread_mutex_unlock(&s->lock);
+        if (e == NULL) {
+            return false;
+        }
+        uint64_t off = nvme_entry_off(&copy);
+        ssize_t n = kvt_sys.pread(t->seg[copy.seg].fd, sec, NVME_SECTOR, (off_t)off);
+        kvt_block_meta_t m;
+        if (n == (ssize_t)NVME_SECTOR && nvme_rec_decode(sec, gen, off, t->seg_bytes, &m) &&
+            m.key.lo == key.lo && m.key.hi == key.hi && m.payload_bytes == copy.payload_bytes) {
+            *meta_p = m;
+            return true;
+        }
+        if (atomic_load(&t->seg[copy.seg].gen) == gen) {
+            char path[4096];
+            nvme_seg_path(t, copy.seg, path, sizeof(path));
+            kvt_log_error("nvme: %s: scan: descriptor at %llu %s; record dropped", path,
+                          (unsigned long long)off,
+                          n < 0 ? strerror(errno)
+                                : n != (ssize_t)NVME_SECTOR ? "short read"
+                                                            : "failed its checksum");
+            nvme_count_error(t);
+            nvme_index_drop_at(t, key, copy.seg, off);
+            return false;
+        }
+    }
+    return false;
+}
+
+/* Copies each shard's keys out under its lock, reads their headers from disk (one 4 KiB pread
+   per record: the index keeps no headers) and calls cb without any lock held, so cb may call
+   back into the tier. */
 static kvt_status_t nvme_scan(void *ctx, kvt_tier_scan_cb_t cb, void *arg)
 {
     nvme_tier_t *t = ctx;
-    kvt_block_meta_t *metas = NULL;
+    kvt_key_t *keys = NULL;
     size_t cap = 0;
+    void *sec = NULL;
+    if (posix_memalign(&sec, NVME_SECTOR, NVME_SECTOR) != 0) {
+        return KVT_ERR_NO_MEMORY;
+    }
     for (size_t si = 0; si < NVME_SHARDS; si++) {
         nvme_shard_t *s = &t->index.shard[si];
         pthread_mutex_lock(&s->lock);
         if (s->count > cap) {
-            kvt_block_meta_t *m = realloc(metas, s->count * sizeof(*m));
-            if (m == NULL) {
+            kvt_key_t *k = realloc(keys, s->count * sizeof(*k));
+            if (k == NULL) {
                 pthread_mutex_unlock(&s->lock);
-                free(metas);
+                free(keys);
+                free(sec);
                 return KVT_ERR_NO_MEMORY;
             }
-            metas = m;
+            keys = k;
             cap = s->count;
         }
         size_t n = 0;
         for (size_t i = 0; i <= s->mask; i++) {
-            if (s->e[i].used) {
-                metas[n++] = s->e[i].meta;
+            if (s->e[i].off_sec != 0) {
+                keys[n++] = s->e[i].key;
             }
         }
         pthread_mutex_unlock(&s->lock);
         for (size_t i = 0; i < n; i++) {
-            cb(&metas[i], arg);
+            kvt_block_meta_t meta;
+            if (scan_read(t, sec, keys[i], &meta)) {
+                cb(&meta, arg);
+            }
         }
     }
-    free(metas);
+    free(keys);
+    free(sec);
     return KVT_OK;
 }
 

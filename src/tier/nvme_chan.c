@@ -5,7 +5,9 @@
  *
  * submit() prepares the SQE and returns; the SQEs queued since the last call are handed to the
  * kernel in one io_uring_enter by poll() (or when the submission queue fills), so a caller that
- * submits a batch and then polls pays one system call per batch. Each I/O in flight owns a slot:
+ * submits a batch and then polls pays one system call per batch: poll() first handles the
+ * completions already in the CQ ring without a system call, and then either submits (enough
+ * completed) or submits and waits in the same io_uring_enter. Each I/O in flight owns a slot:
  * a 4 KiB-aligned buffer for its record descriptor and, when needed, the bounce copy of its
  * payload. A PUT whose buffer is 4 KiB aligned with a length that is a multiple of 4 KiB is
  * written zero-copy (writev: descriptor sector from the slot, payload from the caller); a GET
@@ -30,8 +32,12 @@
  * is visible to GETs once its write has completed (before its fdatasync): its bytes are on the
  * device, only their durability is pending, and a failed fdatasync drops it again.
  *
- * Every completion's result goes through kvt_sys.uring_result() first (fault injection). A GET
- * verifies the payload checksum on every read; a mismatch drops the record (KVT_ERR_CORRUPT). A
+ * Every completion's result goes through kvt_sys.uring_result() first (fault injection). The
+ * index holds no headers (nvme_index.c): a GET's first chunk reads the descriptor sector into
+ * the slot together with the start of the payload (one readv, or one read into the bounce
+ * buffer: descriptor then payload), and the GET verifies the descriptor (checksum, generation,
+ * offset, key, length) and then the payload against the checksum the descriptor holds; a
+ * mismatch drops the record (KVT_ERR_CORRUPT). A
  * GET whose segment was restarted by compaction while it read (generation changed) looks the
  * key up again: the record has moved, and what was read may be new data.
  */
@@ -199,17 +205,19 @@ static void flush(nvme_chan_t *c)
 
 /* ---- GET ---- */
 
-/* Look key up and queue the payload reads (one per chunk); completes the io at once on a miss,
-   a buffer too small or an empty payload. */
+/* Look key up and queue the reads of its descriptor and payload (the first chunk reads the
+   descriptor sector too); completes the io at once on a miss, a buffer too small or no memory. */
 static void get_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
 {
     nvme_tier_t *t = c->t;
     nvme_shard_t *sh = nvme_index_shard(&t->index, io->meta.key);
     pthread_mutex_lock(&sh->lock);
     nvme_entry_t *e = nvme_shard_find(sh, io->meta.key);
-    nvme_entry_t copy;
+    nvme_entry_t copy = {0};
+    uint64_t gen = 0;
     if (e != NULL) {
         copy = *e;
+        gen = atomic_load(&t->seg[copy.seg].gen); /* the record's: see nvme_internal.h */
     }
     pthread_mutex_unlock(&sh->lock);
     if (e == NULL) {
@@ -217,59 +225,63 @@ static void get_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
         complete(c, io, KVT_ERR_NOT_FOUND);
         return;
     }
-    if (io->len < copy.meta.payload_bytes) {
+    if (io->len < copy.payload_bytes) {
         slot_give(c, slot);
         complete(c, io, KVT_ERR_DOES_NOT_FIT);
         return;
     }
-    io->meta = copy.meta;
-    uint64_t padded = nvme_round_up(copy.meta.payload_bytes);
-    if (padded == 0) {
-        slot_give(c, slot);
-        io->len = 0;
-        complete(c, io, KVT_OK);
-        return;
-    }
+    io->meta.payload_bytes = copy.payload_bytes; /* the rest comes from the descriptor */
+    uint64_t padded = nvme_round_up(copy.payload_bytes);
     slot_t *s = &c->slots[slot];
     char *dst = io->buf;
     uint64_t flags = io->priv[P_FLAGS] & ~(uint64_t)FLAG_BOUNCE;
-    if (((uintptr_t)io->buf % NVME_SECTOR) != 0 || io->len < padded) {
-        if (!slot_reserve(s, (size_t)padded)) {
+    if (padded != 0 && (((uintptr_t)io->buf % NVME_SECTOR) != 0 || io->len < padded)) {
+        if (!slot_reserve(s, NVME_SECTOR + (size_t)padded)) {
             slot_give(c, slot);
             complete(c, io, KVT_ERR_NO_MEMORY);
             return;
         }
-        dst = s->buf;
+        dst = (char *)s->buf + NVME_SECTOR;
         flags |= FLAG_BOUNCE;
     }
+    uint64_t off = nvme_entry_off(&copy);
     io->priv[P_STAGE] = STAGE_READ;
     io->priv[P_SLOT] = slot;
-    io->priv[P_SEG] = copy.loc.seg;
-    io->priv[P_OFF] = copy.loc.off;
-    io->priv[P_REC] = copy.loc.rec_bytes;
-    io->priv[P_GEN] = copy.gen;
+    io->priv[P_SEG] = copy.seg;
+    io->priv[P_OFF] = off;
+    io->priv[P_REC] = nvme_entry_rec(&copy);
+    io->priv[P_GEN] = gen;
     io->priv[P_FLAGS] = flags;
-    uint64_t n = (padded + CHUNK_MIN - 1) / CHUNK_MIN;
+    uint64_t n = padded == 0 ? 1 : (padded + CHUNK_MIN - 1) / CHUNK_MIN;
     n = n > MAX_CHUNKS ? MAX_CHUNKS : n;
     s->chunk = nvme_round_up((padded + n - 1) / n);
-    s->nchunks = (uint32_t)((padded + s->chunk - 1) / s->chunk);
+    s->nchunks = padded == 0 ? 1 : (uint32_t)((padded + s->chunk - 1) / s->chunk);
     s->io = io;
     s->done = 0;
     s->ndone = 0;
     s->nhashed = 0;
     s->res = 0;
     (void)XXH3_64bits_reset(s->hash);
+    int fd = t->seg[copy.seg].fd;
     for (uint32_t k = 0; k < s->nchunks; k++) {
         uint64_t start = (uint64_t)k * s->chunk;
         uint64_t len = padded - start < s->chunk ? padded - start : s->chunk;
         struct io_uring_sqe *sqe = get_sqe(c);
-        io_uring_prep_read(sqe, t->seg[copy.loc.seg].fd, dst + start, (unsigned)len,
-                           copy.loc.off + NVME_SECTOR + start);
+        if (k != 0) {
+            io_uring_prep_read(sqe, fd, dst + start, (unsigned)len, off + NVME_SECTOR + start);
+        } else if ((flags & FLAG_BOUNCE) != 0 || len == 0) {
+            /* descriptor and payload contiguous in the slot */
+            io_uring_prep_read(sqe, fd, s->buf, (unsigned)(NVME_SECTOR + len), off);
+        } else {
+            s->iov[0] = (struct iovec){.iov_base = s->buf, .iov_len = NVME_SECTOR};
+            s->iov[1] = (struct iovec){.iov_base = dst, .iov_len = (size_t)len};
+            io_uring_prep_readv(sqe, fd, s->iov, 2, off);
+        }
         io_uring_sqe_set_data64(sqe, ((((uint64_t)slot << 16) | k) << 2) | CHUNK_TAG);
     }
 }
 
-/* Every chunk has landed: check the generation, the reads and the checksum. */
+/* Every chunk has landed: check the generation, the reads, the descriptor and the payload. */
 static void get_finish(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
 {
     nvme_tier_t *t = c->t;
@@ -301,10 +313,13 @@ static void get_finish(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
         complete(c, io, KVT_ERR_IO);
         return;
     }
-    if (XXH3_64bits_digest(s->hash) != io->meta.payload_checksum) {
+    kvt_block_meta_t m;
+    bool desc_ok = nvme_rec_decode(s->buf, io->priv[P_GEN], off, t->seg_bytes, &m) &&
+                   kvt_key_equal(m.key, io->meta.key) && m.payload_bytes == payload;
+    if (!desc_ok || XXH3_64bits_digest(s->hash) != m.payload_checksum) {
         nvme_seg_path(t, seg, path, sizeof(path));
-        kvt_log_error("nvme: %s: record at %llu failed its payload checksum; dropped", path,
-                      (unsigned long long)off);
+        kvt_log_error("nvme: %s: record at %llu failed its %s checksum; dropped", path,
+                      (unsigned long long)off, desc_ok ? "payload" : "descriptor");
         nvme_count_error(t);
         nvme_index_drop_at(t, io->meta.key, seg, off);
         slot_give(c, slot);
@@ -312,8 +327,9 @@ static void get_finish(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
         return;
     }
     if ((io->priv[P_FLAGS] & FLAG_BOUNCE) != 0) {
-        memcpy(io->buf, s->buf, (size_t)payload);
+        memcpy(io->buf, (char *)s->buf + NVME_SECTOR, (size_t)payload);
     }
+    io->meta = m;
     io->len = (size_t)payload;
     slot_give(c, slot);
     complete(c, io, KVT_OK);
@@ -330,17 +346,20 @@ static void get_chunk_done(nvme_chan_t *c, uint32_t slot, uint32_t k, int cqe_re
     uint64_t padded = nvme_round_up(payload);
     uint64_t start = (uint64_t)k * s->chunk;
     uint64_t len = padded - start < s->chunk ? padded - start : s->chunk;
-    uint64_t foff = io->priv[P_OFF] + NVME_SECTOR + start;
-    int res = kvt_sys.uring_result(KVT_SYS_URING_READ, t->seg[seg].fd, (size_t)len,
+    /* chunk 0 starts at the descriptor sector */
+    uint64_t foff = io->priv[P_OFF] + (k == 0 ? 0 : NVME_SECTOR + start);
+    uint64_t want = len + (k == 0 ? NVME_SECTOR : 0);
+    int res = kvt_sys.uring_result(KVT_SYS_URING_READ, t->seg[seg].fd, (size_t)want,
                                    (off_t)foff, cqe_res);
-    if (res != (int)len && s->res == 0) {
+    if (res != (int)want && s->res == 0) {
         s->res = res < 0 ? res : 1; /* > 0: short */
         s->res_off = foff;
-        s->res_len = len;
+        s->res_len = want;
     }
     s->done |= 1ull << k;
     s->ndone++;
-    const char *src = (io->priv[P_FLAGS] & FLAG_BOUNCE) != 0 ? s->buf : io->buf;
+    const char *src = (io->priv[P_FLAGS] & FLAG_BOUNCE) != 0 ? (char *)s->buf + NVME_SECTOR
+                                                             : io->buf;
     while (s->res == 0 && s->nhashed < s->nchunks && ((s->done >> s->nhashed) & 1) != 0) {
         uint64_t h0 = (uint64_t)s->nhashed * s->chunk;
         uint64_t h1 = h0 + s->chunk < payload ? h0 + s->chunk : payload;
@@ -378,13 +397,12 @@ static kvt_status_t put_issue(nvme_chan_t *c, kvt_tier_io_t *io, uint32_t slot)
     }
     uint32_t seg;
     uint64_t off, gen;
-    kvt_status_t st = nvme_space_alloc(t, rec, &seg, &off, &gen);
+    kvt_status_t st = nvme_space_alloc(t, rec, false, &seg, &off, &gen);
     if (st == KVT_ERR_BUSY) {
+        /* appends in flight pin the only segments compaction could free: reap ours, then wait
+           (bounded) for the other channels' to complete */
         drain_writes(c);
-        st = nvme_space_alloc(t, rec, &seg, &off, &gen);
-        if (st == KVT_ERR_BUSY) {
-            st = KVT_ERR_NO_SPACE; /* other channels' appends pin the only candidates */
-        }
+        st = nvme_space_alloc(t, rec, true, &seg, &off, &gen);
     }
     if (st != KVT_OK) {
         return st;
@@ -429,13 +447,14 @@ static void put_done(nvme_chan_t *c, kvt_tier_io_t *io, int cqe_res)
                       (unsigned long long)rec, (unsigned long long)off,
                       res < 0 ? strerror(-res) : "short write");
         nvme_count_error(t);
-        atomic_fetch_sub(&t->seg[seg].writers, 1);
+        nvme_space_writer_done(t, seg);
         complete(c, io, res == -ENOSPC || res == -EDQUOT ? KVT_ERR_NO_SPACE : KVT_ERR_IO);
         return;
     }
     nvme_loc_t loc = {.seg = seg, .off = off, .rec_bytes = rec};
-    bool indexed = nvme_index_put(t, &io->meta, &loc, io->priv[P_GEN], true);
-    atomic_fetch_sub(&t->seg[seg].writers, 1); /* after the index insert (see nvme_space.c) */
+    bool indexed = nvme_index_put(t, io->meta.key, io->meta.payload_bytes, &loc, io->priv[P_GEN],
+                                  true);
+    nvme_space_writer_done(t, seg); /* after the index insert (see nvme_space.c) */
     if (!indexed && !nvme_index_contains_key(t, io->meta.key)) {
         complete(c, io, KVT_ERR_NO_MEMORY);
         return;
@@ -525,22 +544,9 @@ static bool busy(const nvme_chan_t *c)
     return c->nfree != c->qd || c->groups != 0 || c->wait.head != NULL;
 }
 
-/* Hand queued SQEs to the kernel and handle every completion there is; with wait, block for
-   at least one first (only call it with I/O in flight). */
-static void reap(nvme_chan_t *c, bool wait)
+/* Handle every completion already in the CQ ring (no system call). */
+static void handle_cqes(nvme_chan_t *c)
 {
-    sync_start(c);
-    if (wait) {
-        int r;
-        do {
-            r = io_uring_submit_and_wait(&c->ring, 1);
-        } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
-        if (r >= 0) {
-            c->unsubmitted = 0;
-        }
-    } else {
-        flush(c);
-    }
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
     io_uring_for_each_cqe(&c->ring, head, cqe)
@@ -557,6 +563,34 @@ static void reap(nvme_chan_t *c, bool wait)
         }
     }
     io_uring_cq_advance(&c->ring, n);
+}
+
+/* Hand queued SQEs to the kernel and wait for at least one completion in the same system call
+   (only call it with I/O in flight), then handle every completion there is. */
+static void submit_wait(nvme_chan_t *c)
+{
+    sync_start(c);
+    int r;
+    do {
+        r = io_uring_submit_and_wait(&c->ring, 1);
+    } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
+    if (r >= 0) {
+        c->unsubmitted = 0;
+    }
+    handle_cqes(c);
+}
+
+/* Hand queued SQEs to the kernel and handle every completion there is; with wait, block for
+   at least one first (only call it with I/O in flight). */
+static void reap(nvme_chan_t *c, bool wait)
+{
+    if (wait) {
+        submit_wait(c);
+    } else {
+        sync_start(c);
+        flush(c);
+        handle_cqes(c);
+    }
     sync_start(c);
     flush(c);
 }
@@ -672,10 +706,15 @@ kvt_status_t nvme_chan_submit(void *chan, kvt_tier_io_t *io)
 size_t nvme_chan_poll(void *chan, size_t min_complete, kvt_tier_io_t **done, size_t max)
 {
     nvme_chan_t *c = chan;
-    reap(c, false);
+    /* one system call per poll: completions already posted are handled without one; then
+       either the queued SQEs are submitted (enough completed) or submitted and waited for in
+       the same io_uring_enter */
+    handle_cqes(c);
     while (c->done.n < min_complete && busy(c)) {
-        reap(c, true);
+        submit_wait(c);
     }
+    sync_start(c);
+    flush(c);
     size_t n = 0;
     while (n < max && c->done.head != NULL) {
         kvt_tier_io_t *io = list_pop(&c->done);

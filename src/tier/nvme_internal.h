@@ -35,12 +35,29 @@ typedef struct nvme_loc {
     uint64_t rec_bytes; /* on-disk bytes, descriptor included */
 } nvme_loc_t;
 
+/* What stays in memory per record: what a GET needs to issue its read (nvme_index.c). The rest
+   of the header, the payload checksum included, is in the descriptor sector read with the
+   payload. The record's segment generation is that segment's current one while the entry
+   points there (a segment is restarted only once nothing points into it). */
 typedef struct nvme_entry {
-    kvt_block_meta_t meta;
-    nvme_loc_t loc;
-    uint64_t gen; /* generation of the segment when the record was written */
-    bool used;
+    kvt_key_t key;
+    uint64_t payload_bytes;
+    uint32_t seg;
+    uint32_t off_sec; /* descriptor offset / NVME_SECTOR; 0: an empty slot (sector 0 is the
+                         segment header) */
 } nvme_entry_t;
+
+_Static_assert(sizeof(nvme_entry_t) == 32, "nvme_entry_t: 32 bytes per record slot");
+
+static inline uint64_t nvme_entry_off(const nvme_entry_t *e)
+{
+    return (uint64_t)e->off_sec * NVME_SECTOR;
+}
+
+static inline uint64_t nvme_entry_rec(const nvme_entry_t *e)
+{
+    return nvme_rec_bytes(e->payload_bytes);
+}
 
 typedef struct nvme_shard {
     pthread_mutex_t lock;
@@ -90,6 +107,8 @@ typedef struct nvme_tier {
     nvme_index_t index;
 
     pthread_mutex_t space_lock; /* open segment, free list, compaction */
+    pthread_cond_t space_cond;  /* broadcast when a segment's last append in flight completes */
+    _Atomic uint32_t space_waiters; /* allocations waiting on space_cond */
     int open_seg;               /* -1 when none */
     uint32_t free_count;
     uint64_t next_gen;
@@ -120,7 +139,7 @@ void nvme_seg_recover(nvme_tier_t *t, uint32_t i, void *buf, size_t buf_len, uin
 
 /* Insert a found/written record, keeping the newest copy of a key; adjusts live bytes.
  * Returns true if this copy is now the indexed one. */
-bool nvme_index_put(nvme_tier_t *t, const kvt_block_meta_t *meta, const nvme_loc_t *loc,
+bool nvme_index_put(nvme_tier_t *t, kvt_key_t key, uint64_t payload_bytes, const nvme_loc_t *loc,
                     uint64_t gen, bool prefer_existing);
 bool nvme_index_contains_key(nvme_tier_t *t, kvt_key_t key);
 /* Drop key if it still lives at loc (seg, off). */
@@ -130,9 +149,16 @@ void nvme_index_drop_at(nvme_tier_t *t, kvt_key_t key, uint32_t seg, uint64_t of
 
 /* Reserve rec_bytes in the open segment, starting a new segment or compacting one if needed;
  * increments the segment's writers. KVT_OK, KVT_ERR_NO_SPACE (every segment is too live),
- * KVT_ERR_BUSY (space is reclaimable only once in-flight appends complete) or KVT_ERR_IO. */
-kvt_status_t nvme_space_alloc(nvme_tier_t *t, uint64_t rec_bytes, uint32_t *seg_p,
+ * KVT_ERR_BUSY (space is reclaimable only once in-flight appends complete: returned at once
+ * without wait; with wait only after NVME_SPACE_WAIT_MS of waiting for them) or KVT_ERR_IO.
+ * Call with wait only when the calling thread has no append of its own in flight. */
+kvt_status_t nvme_space_alloc(nvme_tier_t *t, uint64_t rec_bytes, bool wait, uint32_t *seg_p,
                               uint64_t *off_p, uint64_t *gen_p);
+/* An append allocated in segment seg completed (written or failed): drop its writer count and
+ * wake allocations waiting for the segment. */
+void nvme_space_writer_done(nvme_tier_t *t, uint32_t seg);
+
+#define NVME_SPACE_WAIT_MS 2000u
 
 void nvme_count_error(nvme_tier_t *t);
 

@@ -119,6 +119,7 @@ void nvme_seg_recover(nvme_tier_t *t, uint32_t i, void *buf, size_t buf_len, uin
         *end_p = 0;
         return;
     }
+    atomic_store(&s->gen, gen); /* the index compares copies by their segment's generation */
     uint64_t pos = NVME_SECTOR, end = NVME_SECTOR, chunk_off = 0, chunk_len = 0;
     size_t found = 0;
     while (pos + NVME_SECTOR <= t->seg_bytes) {
@@ -140,7 +141,7 @@ void nvme_seg_recover(nvme_tier_t *t, uint32_t i, void *buf, size_t buf_len, uin
         kvt_block_meta_t meta;
         if (nvme_rec_decode(p, gen, pos, t->seg_bytes, &meta)) {
             nvme_loc_t loc = {.seg = i, .off = pos, .rec_bytes = nvme_rec_bytes(meta.payload_bytes)};
-            (void)nvme_index_put(t, &meta, &loc, gen, false);
+            (void)nvme_index_put(t, meta.key, meta.payload_bytes, &loc, gen, false);
             pos += loc.rec_bytes;
             end = pos;
             found++;

@@ -25,8 +25,17 @@
  * generation; if the segment was restarted meanwhile the data may be new, so the GET looks the
  * key up again (a seqlock, with the segment restart as the writer). Appends in flight are the
  * other hazard (a write landing in a segment already restarted would corrupt it), so a segment
- * with writers > 0 is never chosen; if only such segments could be compacted the answer is
- * KVT_ERR_BUSY and the channel drains its own writes and retries.
+ * with writers > 0 is never chosen. If only such segments could be compacted the first answer
+ * is KVT_ERR_BUSY: the channel drains its own writes (only its thread can reap them) and asks
+ * again with wait, which then waits on space_cond, broadcast when a segment's last append in
+ * flight completes (nvme_space_writer_done, by the channel that reaps it), and looks again, for
+ * up to NVME_SPACE_WAIT_MS. So a put never fails for space while fewer records than
+ * kvt_tier_capacity_blocks() are live or in flight: with only the spare free and every other
+ * segment sealed, some segment holds fewer than a segment's worth of live records (pigeonhole),
+ * and once the appends into it completed it can be compacted. The wait is bounded because the
+ * completion is reaped by the owning channel's thread, which may not poll for a while (then
+ * KVT_ERR_BUSY). A waiter never deadlocks another: it has drained its own appends and pins
+ * nothing.
  */
 #include "tier/nvme_internal.h"
 
@@ -36,6 +45,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 typedef struct move {
@@ -141,7 +151,7 @@ static kvt_status_t collect(nvme_tier_t *t, uint32_t v, move_t **moves_p, size_t
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i <= s->mask; i++) {
             const nvme_entry_t *e = &s->e[i];
-            if (!e->used || e->loc.seg != v) {
+            if (e->off_sec == 0 || e->seg != v) {
                 continue;
             }
             if (n == cap) {
@@ -155,7 +165,7 @@ static kvt_status_t collect(nvme_tier_t *t, uint32_t v, move_t **moves_p, size_t
                 m = nm;
                 cap = nc;
             }
-            m[n++] = (move_t){.key = e->meta.key, .off = e->loc.off, .rec_bytes = e->loc.rec_bytes};
+            m[n++] = (move_t){.key = e->key, .off = nvme_entry_off(e), .rec_bytes = nvme_entry_rec(e)};
         }
         pthread_mutex_unlock(&s->lock);
     }
@@ -199,10 +209,9 @@ static bool move_one(nvme_tier_t *t, uint32_t v, uint64_t vgen, const move_t *mv
         nvme_shard_t *s = nvme_index_shard(&t->index, mv->key);
         pthread_mutex_lock(&s->lock);
         nvme_entry_t *e = nvme_shard_find(s, mv->key);
-        if (e != NULL && e->loc.seg == v && e->loc.off == mv->off) {
-            e->loc.seg = (uint32_t)t->open_seg;
-            e->loc.off = noff;
-            e->gen = dgen;
+        if (e != NULL && e->seg == v && nvme_entry_off(e) == mv->off) {
+            e->seg = (uint32_t)t->open_seg;
+            e->off_sec = (uint32_t)(noff / NVME_SECTOR);
             atomic_fetch_sub(&src->live, mv->rec_bytes);
             atomic_fetch_add(&dst->live, mv->rec_bytes);
         }
@@ -249,11 +258,42 @@ static kvt_status_t compact(nvme_tier_t *t, uint32_t v)
     return KVT_OK;
 }
 
-kvt_status_t nvme_space_alloc(nvme_tier_t *t, uint64_t rec_bytes, uint32_t *seg_p,
+void nvme_space_writer_done(nvme_tier_t *t, uint32_t seg)
+{
+    /* seq_cst: either a waiter's increment of space_waiters precedes this load (and we wake it)
+       or its check of writers, made under space_lock after the increment, sees our decrement */
+    if (atomic_fetch_sub(&t->seg[seg].writers, 1) == 1 && atomic_load(&t->space_waiters) != 0) {
+        pthread_mutex_lock(&t->space_lock);
+        pthread_cond_broadcast(&t->space_cond);
+        pthread_mutex_unlock(&t->space_lock);
+    }
+}
+
+/* Wait (space_lock held) until woken or the deadline; false once the deadline has passed. */
+static bool wait_writers(nvme_tier_t *t, struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (deadline->tv_sec == 0 && deadline->tv_nsec == 0) {
+        uint64_t ns = (uint64_t)now.tv_nsec + (uint64_t)NVME_SPACE_WAIT_MS * 1000000u;
+        deadline->tv_sec = now.tv_sec + (time_t)(ns / 1000000000u);
+        deadline->tv_nsec = (long)(ns % 1000000000u);
+    } else if (now.tv_sec > deadline->tv_sec ||
+               (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec)) {
+        return false;
+    }
+    atomic_fetch_add(&t->space_waiters, 1);
+    (void)pthread_cond_timedwait(&t->space_cond, &t->space_lock, deadline);
+    atomic_fetch_sub(&t->space_waiters, 1);
+    return true;
+}
+
+kvt_status_t nvme_space_alloc(nvme_tier_t *t, uint64_t rec_bytes, bool wait, uint32_t *seg_p,
                               uint64_t *off_p, uint64_t *gen_p)
 {
     uint64_t usable = t->seg_bytes - NVME_SECTOR;
     kvt_status_t st = KVT_ERR_NO_SPACE;
+    struct timespec deadline = {0, 0};
     pthread_mutex_lock(&t->space_lock);
     for (uint32_t iter = 0; iter < t->nseg + 2; iter++) {
         if (t->open_seg >= 0) {
@@ -296,6 +336,10 @@ kvt_status_t nvme_space_alloc(nvme_tier_t *t, uint64_t rec_bytes, uint32_t *seg_
                 best = live;
                 victim = (int)i;
             }
+        }
+        if (victim < 0 && blocked && wait && wait_writers(t, &deadline)) {
+            iter--; /* waiting is not a compaction step */
+            continue;
         }
         if (victim < 0 || t->free_count == 0) {
             /* (no free segment at all happens only after a restart that found every segment

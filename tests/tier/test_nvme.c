@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024ull)
@@ -471,6 +472,71 @@ static void test_corrupt_payload_byte(void **state)
     close_h(&h);
 }
 
+static void flip_byte(off_t off)
+{
+    char path[256];
+    seg_file(0, path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char b;
+    assert_int_equal(pread(fd, &b, 1, off), 1);
+    b ^= 0x01;
+    assert_int_equal(pwrite(fd, &b, 1, off), 1);
+    assert_int_equal(fsync(fd), 0);
+    close(fd);
+}
+
+static void count_scan(const kvt_block_meta_t *meta, void *arg)
+{
+    size_t *n = arg;
+    /* the header comes from disk: it must be the one put (fx_meta of the key's 8192 bytes) */
+    unsigned char *buf = malloc(8192);
+    fx_fill(meta->key, buf, 8192);
+    kvt_block_meta_t want = fx_meta(meta->key, buf, 8192);
+    free(buf);
+    if (kvt_key_equal(meta->parent, want.parent) && meta->tenant == want.tenant &&
+        meta->model_fingerprint[0] == want.model_fingerprint[0] &&
+        meta->first_token == want.first_token && meta->ntokens == want.ntokens &&
+        meta->payload_checksum == want.payload_checksum) {
+        (*n)++;
+    }
+}
+
+/*
+ * The index keeps no headers: a GET reads the record's descriptor with its payload and
+ * verifies it. One flipped byte in a descriptor while the tier is open (record 1: inside the
+ * block header, covered by both checksums) makes the GET answer CORRUPT and drop the record;
+ * one in record 3's makes scan() (which reads the descriptors from disk) skip and drop it.
+ */
+static void test_corrupt_descriptor_live(void **state)
+{
+    (void)state;
+    SKIP_IF_UNAVAILABLE();
+    h_t h;
+    open_default(&h);
+    for (uint64_t k = 0; k < 5; k++) {
+        assert_int_equal(fx_put(h.chan, fx_key(k), 8192), KVT_OK);
+    }
+    size_t n = 0;
+    assert_int_equal(kvt_tier_scan(h.tier, count_scan, &n), KVT_OK);
+    assert_int_equal(n, 5);
+    flip_byte(REC_OFF(1) + 40);
+    assert_int_equal(fx_get(h.chan, fx_key(1), 8192, 8192), KVT_ERR_CORRUPT);
+    assert_int_equal(info_of(&h).errors, 1);
+    assert_false(kvt_tier_contains(h.tier, fx_key(1)));
+    flip_byte(REC_OFF(3) + 150);
+    n = 0;
+    assert_int_equal(kvt_tier_scan(h.tier, count_scan, &n), KVT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(info_of(&h).errors, 2);
+    assert_false(kvt_tier_contains(h.tier, fx_key(3)));
+    assert_int_equal(fx_get(h.chan, fx_key(0), 8192, 8192), KVT_OK);
+    assert_int_equal(fx_get(h.chan, fx_key(2), 8192, 8192), KVT_OK);
+    assert_int_equal(fx_get(h.chan, fx_key(4), 8192, 8192), KVT_OK);
+    assert_int_equal(info_of(&h).blocks, 3);
+    close_h(&h);
+}
+
 /* ---- compaction ---- */
 
 /*
@@ -820,6 +886,208 @@ static void test_concurrent_channels(void **state)
     kvt_tier_close(tier);
 }
 
+/*
+ * The capacity promise under concurrency: kvt_tier_capacity_blocks() records of one size fit,
+ * whatever other channels have in flight. Geometry: 64 KiB segments, 8 of them (512 KiB), 4096-
+ * byte payloads: a record is 4096 + 4096 = 8192 bytes, a segment holds (65536 - 4096) / 8192 =
+ * 7 of them, one segment is the compaction spare, so capacity = 7 * 7 = 49 records.
+ * FILL_THREADS threads, each with a channel and up to FILL_QD puts in flight, reserve a unit of
+ * a shared count before each put (so records held + puts in flight never exceed 49) and remove
+ * one of their own completed records now and then; every put must complete KVT_OK (never
+ * NO_SPACE/BUSY) although compaction keeps meeting segments pinned by other channels' appends.
+ * Then they fill the tier to exactly 49: info.blocks is 49, every record reads back whole, and
+ * one more put is refused KVT_ERR_NO_SPACE (every segment is then full of live records).
+ */
+#define FILL_THREADS 4
+#define FILL_QD      4u
+#define FILL_OPS     600u
+#define FILL_PAYLOAD 4096u
+#define FILL_CAP     49u
+
+typedef struct fill_shared {
+    kvt_tier_t *tier;
+    _Atomic uint64_t reserved; /* records held + puts in flight, over all threads */
+} fill_shared_t;
+
+typedef struct filler {
+    fill_shared_t *sh;
+    uint64_t base;
+    uint64_t rng;
+    uint64_t keys[FILL_CAP]; /* this thread's completed records (key numbers) */
+    size_t nkeys;
+    int failures;
+    int refused; /* puts answered NO_SPACE or BUSY */
+    /* puts in flight */
+    kvt_tier_io_t io[FILL_QD];
+    uint64_t io_key[FILL_QD];
+    unsigned char *buf[FILL_QD];
+    bool busy[FILL_QD];
+    uint32_t inflight;
+} filler_t;
+
+static bool fill_reserve(fill_shared_t *sh)
+{
+    uint64_t v = atomic_load(&sh->reserved);
+    while (v < FILL_CAP) {
+        if (atomic_compare_exchange_weak(&sh->reserved, &v, v + 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Remove one of w's records (chosen by the rng); false if it holds none. */
+static bool fill_remove(filler_t *w)
+{
+    if (w->nkeys == 0) {
+        return false;
+    }
+    size_t i = (size_t)(fx_mix(&w->rng) % w->nkeys);
+    if (kvt_tier_remove(w->sh->tier, fx_key(w->keys[i])) != KVT_OK) {
+        w->failures++;
+    }
+    w->keys[i] = w->keys[--w->nkeys];
+    atomic_fetch_sub(&w->sh->reserved, 1);
+    return true;
+}
+
+static void fill_reap(filler_t *w, kvt_tier_channel_t *chan, size_t min)
+{
+    kvt_tier_io_t *done[FILL_QD];
+    size_t n = kvt_tier_poll(chan, min, done, FILL_QD);
+    for (size_t i = 0; i < n; i++) {
+        size_t s = (size_t)(done[i] - w->io);
+        w->busy[s] = false;
+        w->inflight--;
+        if (done[i]->status == KVT_OK) {
+            w->keys[w->nkeys++] = w->io_key[s];
+        } else {
+            if (done[i]->status == KVT_ERR_NO_SPACE || done[i]->status == KVT_ERR_BUSY) {
+                w->refused++;
+            }
+            w->failures++;
+            atomic_fetch_sub(&w->sh->reserved, 1);
+        }
+    }
+}
+
+/* Submit a put of a new key into a free slot (a unit is already reserved). */
+static void fill_put(filler_t *w, kvt_tier_channel_t *chan, uint64_t *seq)
+{
+    size_t s = 0;
+    while (w->busy[s]) {
+        s++;
+    }
+    uint64_t k = w->base + (*seq)++;
+    kvt_key_t key = fx_key(k);
+    fx_fill(key, w->buf[s], FILL_PAYLOAD);
+    memset(&w->io[s], 0, sizeof(w->io[s]));
+    w->io[s].op = KVT_TIER_PUT;
+    w->io[s].meta = fx_meta(key, w->buf[s], FILL_PAYLOAD);
+    w->io[s].buf = w->buf[s];
+    w->io[s].len = FILL_PAYLOAD;
+    w->io_key[s] = k;
+    w->busy[s] = true;
+    w->inflight++;
+    if (kvt_tier_submit(chan, &w->io[s]) != KVT_OK) {
+        w->failures++;
+        w->busy[s] = false;
+        w->inflight--;
+        atomic_fetch_sub(&w->sh->reserved, 1);
+    }
+}
+
+static void *filler_main(void *arg)
+{
+    filler_t *w = arg;
+    kvt_tier_channel_t *chan;
+    if (kvt_tier_channel_open(w->sh->tier, &chan) != KVT_OK) {
+        w->failures++;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < FILL_QD; i++) {
+        w->buf[i] = aligned_alloc(4096, FILL_PAYLOAD);
+    }
+    uint64_t seq = 0;
+    /* churn: puts with removes interleaved, at most 49 records held or in flight overall */
+    for (uint32_t op = 0; op < FILL_OPS; op++) {
+        if (w->inflight == FILL_QD) {
+            fill_reap(w, chan, 1);
+        }
+        if (fx_mix(&w->rng) % 4 == 0 && fill_remove(w)) {
+            continue;
+        }
+        if (fill_reserve(w->sh)) {
+            fill_put(w, chan, &seq);
+        } else if (!fill_remove(w)) {
+            fill_reap(w, chan, w->inflight != 0 ? 1 : 0);
+        }
+        fill_reap(w, chan, 0);
+    }
+    /* fill: no more removes, puts until the 49 are taken */
+    while (fill_reserve(w->sh)) {
+        if (w->inflight == FILL_QD) {
+            fill_reap(w, chan, 1);
+        }
+        fill_put(w, chan, &seq);
+    }
+    while (w->inflight != 0) {
+        fill_reap(w, chan, 1);
+    }
+    for (uint32_t i = 0; i < FILL_QD; i++) {
+        free(w->buf[i]);
+    }
+    kvt_tier_channel_close(chan);
+    return NULL;
+}
+
+static void test_capacity_concurrent(void **state)
+{
+    (void)state;
+    SKIP_IF_UNAVAILABLE();
+    kvt_tier_config_t cfg;
+    fx_config(&cfg, KVT_TIER_NVME, dir, 512 * KiB);
+    cfg.segment_bytes = 64 * KiB;
+    cfg.max_record_bytes = 16 * KiB + KVT_BLOCK_HEADER_BYTES;
+    cfg.queue_depth = FILL_QD;
+    h_t h;
+    open_cfg(&cfg, &h);
+    assert_int_equal(kvt_tier_capacity_blocks(h.tier, FILL_PAYLOAD), FILL_CAP);
+    fill_shared_t sh = {.tier = h.tier};
+    atomic_init(&sh.reserved, 0);
+    pthread_t th[FILL_THREADS];
+    filler_t *w = calloc(FILL_THREADS, sizeof(*w));
+    for (int i = 0; i < FILL_THREADS; i++) {
+        w[i].sh = &sh;
+        w[i].base = 1000000u * (uint64_t)(i + 1);
+        w[i].rng = 99u + (uint64_t)i;
+        assert_int_equal(pthread_create(&th[i], NULL, filler_main, &w[i]), 0);
+    }
+    size_t held = 0;
+    for (int i = 0; i < FILL_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].refused, 0);
+        assert_int_equal(w[i].failures, 0);
+        held += w[i].nkeys;
+    }
+    assert_int_equal(held, FILL_CAP);
+    kvt_tier_info_t info = info_of(&h);
+    assert_int_equal(info.blocks, FILL_CAP);
+    assert_int_equal(info.used_bytes, FILL_CAP * 8192u);
+    assert_int_equal(info.errors, 0);
+    unsigned char *buf = aligned_alloc(4096, FILL_PAYLOAD);
+    for (int i = 0; i < FILL_THREADS; i++) {
+        for (size_t j = 0; j < w[i].nkeys; j++) {
+            assert_int_equal(get_into(&h, fx_key(w[i].keys[j]), buf, FILL_PAYLOAD, FILL_PAYLOAD),
+                             KVT_OK);
+        }
+    }
+    assert_int_equal(put_from(&h, fx_key(1), buf, FILL_PAYLOAD), KVT_ERR_NO_SPACE);
+    free(buf);
+    free(w);
+    close_h(&h);
+}
+
 /* ---- probe ---- */
 
 static void test_probe_and_detail(void **state)
@@ -869,6 +1137,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hole_in_middle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_payload_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_descriptor_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_faults, setup, teardown),
@@ -876,6 +1145,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enospc_sys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vanished_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_channels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capacity_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_and_detail, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
