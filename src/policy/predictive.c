@@ -26,9 +26,32 @@
  * The predictor learns between requests (reuses seen in a request are applied at the next), so
  * within a request every value is fixed and cached per class.
  *
+ * The chain rule (one tier). A block hits only if its whole prefix does, so a block is worth
+ * nothing once a block of its prefix is gone, and a prefix is worth at least the chain behind it.
+ * The policy learns each block's parent -- the block accessed just before it in the same request,
+ * at its last access -- as a prefix tree (first child and sibling links), and keeps each resident
+ * block in one of three states: a leaf (its prefix all resident, no whole resident child: in its
+ * class list), inner (its prefix all resident, with a whole resident child: in no list) or an
+ * orphan (a block of its prefix is not resident: in the orphans list). Only leaves compete in the
+ * class lists, so a chain is only ever shortened from its tail, and the weakest leaf is the
+ * minimum over all blocks of "own value, or the best of the chain behind it". Orphans go before
+ * any leaf, oldest first (they can hit only after their prefix is admitted again). A block that
+ * becomes an orphan (reached through a block that is not resident) takes the whole blocks below
+ * it along; when it is placed with its prefix whole again, the orphans below it go back to their
+ * class lists (or are inner), each placed by its idle clock. A newcomer whose parent is not whole
+ * is not admitted into a full cache (bypass). So the victim is always a leaf or an orphan, and an
+ * eviction changes no other block's state but its parent's (which may become a leaf). Cost: 21
+ * bytes per block (state 1, count of whole resident children 4, four tree links 16); a walk down
+ * the tree happens only when a block is admitted or changes between whole and orphan. Measured
+ * (docs/replay.md): SWE-agent at 1400 tokens 4.85 -> 16.16 %, Mooncake at 3M tokens 19.06 ->
+ * 19.21 %; losses of 4 blocks' hits at Mooncake 1M, 2 at ShareGPT tokens 12k, 0.12 points on
+ * the generated agent workload at 1 % of its distinct tokens.
+ *
  * In a node's tiers, the instances below the top share the top tier's predictor and its view of
  * each block (class, last access): the top tier sees every access, the others only what reaches
- * them, so only the top one learns.
+ * them, so only the top one learns. The chain rule is off there: an evicted block is demoted to
+ * the tier below, not lost, so its descendants can still hit (the top tier learns it is in a
+ * node when the tier below it is created, before any access).
  *
  * T is measured from a ring of the last `capacity` admission times (8 bytes per cached block)
  * and taken as 60 s until the cache has admitted that many. (An average of evicted blocks' ages
@@ -48,6 +71,16 @@
 #define T_INITIAL_US (60.0 * 1e6)
 #define MIN_OCCUPIED 1000.0 /* us: a floor for the density's denominator */
 #define NO_CLASS     UINT16_MAX
+#define NIL          KVT_DL_NIL
+
+/* A block's state in this instance. Without the chain rule (node tiers) every resident block is
+ * IN_CLASS. */
+enum {
+    OUT = 0,      /* not resident */
+    IN_CLASS = 1, /* resident, prefix whole, no whole resident child: in its class list */
+    ORPHAN = 2,   /* resident, a block of its prefix is not: in the orphans list */
+    INNER = 3,    /* resident, prefix whole, with a whole resident child: in no list */
+};
 
 typedef struct expiry {
     uint32_t block;
@@ -95,6 +128,15 @@ typedef struct predictive {
     uint32_t val_block[KVT_PRED_CLASSES];
     uint64_t val_req[KVT_PRED_CLASSES];
     uint64_t val_t[KVT_PRED_CLASSES]; /* ... and the time (prefetches come between requests) */
+    /* the chain rule (one tier only): a block hits only if its whole prefix does */
+    bool chains;
+    uint8_t *state;         /* per block: OUT, IN_CLASS, ORPHAN or INNER */
+    uint32_t *nkids;        /* per block: its children in state IN_CLASS or INNER */
+    uint32_t *parent, *child, *sib_next, *sib_prev; /* the prefix tree: each block under the block
+                                                     * accessed before it at its last access */
+    kvt_dlist_t orphans;    /* ORPHAN blocks, newest at the head */
+    uint32_t prev_block;    /* the last block accessed, in request prev_req */
+    uint64_t prev_req;
 } predictive_t;
 
 static kvt_status_t grow_ring(predictive_t *p)
@@ -130,21 +172,42 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->reuses = calloc(n, 1);
     p->first_session = malloc(n * sizeof(*p->first_session));
     p->shared = calloc(n, 1);
+    p->state = calloc(n, 1);
+    p->nkids = calloc(n, sizeof(uint32_t));
+    p->parent = malloc(n * sizeof(uint32_t));
+    p->child = malloc(n * sizeof(uint32_t));
+    p->sib_next = malloc(n * sizeof(uint32_t));
+    p->sib_prev = malloc(n * sizeof(uint32_t));
     if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->pf_us == NULL ||
         p->reuses == NULL ||
-        p->first_session == NULL || p->shared == NULL ||
+        p->first_session == NULL || p->shared == NULL || p->state == NULL || p->nkids == NULL ||
+        p->parent == NULL || p->child == NULL || p->sib_next == NULL || p->sib_prev == NULL ||
         !kvt_dlinks_init(&p->links, n) || grow_ring(p) != KVT_OK) {
         pv_destroy(p); /* frees whatever was allocated: p came zeroed */
         return KVT_ERR_NO_MEMORY;
     }
     memset(p->cls, 0xff, n * sizeof(*p->cls));
     memset(p->first_session, 0xff, n * sizeof(*p->first_session));
+    memset(p->parent, 0xff, n * sizeof(uint32_t));
+    memset(p->child, 0xff, n * sizeof(uint32_t));
+    memset(p->sib_next, 0xff, n * sizeof(uint32_t));
+    memset(p->sib_prev, 0xff, n * sizeof(uint32_t));
+    kvt_dlist_init(&p->orphans);
+    p->prev_req = UINT64_MAX;
+    p->chains = true;
     for (uint32_t c = 0; c < KVT_PRED_CLASSES; c++) {
         kvt_dlist_init(&p->lists[c]);
     }
     kvt_pred_init(&p->own, NULL);
     if (cfg->upper != NULL) {
-        const predictive_t *up = cfg->upper;
+        /* in a node an evicted block is demoted, not lost: no tier applies the chain rule (the
+         * tiers are created top first, before any access) */
+        predictive_t *up = cfg->upper;
+        up->chains = false;
+        if (up->top != NULL) {
+            ((predictive_t *)up->top)->chains = false;
+        }
+        p->chains = false;
         p->top = up->top != NULL ? up->top : up;
         p->pred = up->pred;
     } else {
@@ -175,6 +238,12 @@ static void pv_destroy(void *ctx)
     free(p->reuses);
     free(p->first_session);
     free(p->shared);
+    free(p->state);
+    free(p->nkids);
+    free(p->parent);
+    free(p->child);
+    free(p->sib_next);
+    free(p->sib_prev);
     free(p->sess_depth);
     free(p->admit_us);
     free(p->ring);
@@ -286,7 +355,16 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
     return c;
 }
 
-static void list_remove(predictive_t *p, uint32_t b)
+/* The clock a resident block's idle time runs from: its last access, or a later prefetch (a
+ * prefetched block is predicted to be used soon: its value restarts as if just accessed; the
+ * predictor's gaps still run from the last access). */
+static uint64_t since(const predictive_t *p, uint32_t b)
+{
+    return p->pf_us[b] > p->last_us[b] ? p->pf_us[b] : p->last_us[b];
+}
+
+/* Take b out of its class list, and its class out of the active set if the list empties. */
+static void class_remove(predictive_t *p, uint32_t b)
 {
     uint16_t c = p->list_of[b];
     kvt_dlist_remove(&p->lists[c], &p->links, b);
@@ -297,29 +375,192 @@ static void list_remove(predictive_t *p, uint32_t b)
     }
 }
 
-/* Put a resident block in its class list: shallower blocks of a request stay more recent. */
-static void place(predictive_t *p, uint32_t b, uint16_t c)
+/* Class c is about to receive a block: into the active set if its list is empty. */
+static void activate(predictive_t *p, uint16_t c)
 {
-    kvt_dlist_t *l = &p->lists[c];
-    if (l->size == 0) {
+    if (p->lists[c].size == 0) {
         p->active_pos[c] = (uint16_t)p->nactive;
         p->active[p->nactive++] = c;
     }
-    if (p->cursor != KVT_DL_NIL && p->list_of[p->cursor] == c) {
-        kvt_dlist_insert_after(l, &p->links, p->cursor, b);
-    } else {
-        kvt_dlist_push_head(l, &p->links, b);
-    }
-    p->list_of[b] = c;
-    p->cursor = b;
 }
 
-/* The clock a resident block's idle time runs from: its last access, or a later prefetch (a
- * prefetched block is predicted to be used soon: its value restarts as if just accessed; the
- * predictor's gaps still run from the last access). */
-static uint64_t since(const predictive_t *p, uint32_t b)
+/* Put b into its class list at its place by idle clock (scanning from the oldest end): a block
+ * coming back to its list (a leaf again, or its prefix whole again) is not a new access. */
+static void class_insert_sorted(predictive_t *p, uint32_t b)
 {
-    return p->pf_us[b] > p->last_us[b] ? p->pf_us[b] : p->last_us[b];
+    uint16_t c = p->list_of[b];
+    kvt_dlist_t *l = &p->lists[c];
+    activate(p, c);
+    uint64_t t = since(p, b);
+    uint32_t x = l->tail;
+    while (x != NIL && since(p, x) <= t) {
+        x = p->links.prev[x];
+    }
+    if (x == NIL) {
+        kvt_dlist_push_head(l, &p->links, b);
+    } else {
+        kvt_dlist_insert_after(l, &p->links, x, b);
+    }
+}
+
+/* Resident with its whole prefix resident. */
+static bool whole(const predictive_t *p, uint32_t b)
+{
+    return p->state[b] == IN_CLASS || p->state[b] == INNER;
+}
+
+/* Does a block under `par` lack part of its prefix (par not resident, or itself an orphan)? */
+static bool cut_above(const predictive_t *p, uint32_t par)
+{
+    return p->chains && par != NIL && !whole(p, par);
+}
+
+/* A whole child of b came (d = +1) or went (-1). Only leaves compete: a block with a whole child
+ * leaves its class list, and rejoins it, at its place by idle time, when the last one goes. */
+static void kid(predictive_t *p, uint32_t b, int d)
+{
+    if (b == NIL || !whole(p, b)) {
+        return;
+    }
+    p->nkids[b] = (uint32_t)((int64_t)p->nkids[b] + d);
+    if (d > 0 && p->state[b] == IN_CLASS) {
+        class_remove(p, b);
+        p->state[b] = INNER;
+    } else if (d < 0 && p->nkids[b] == 0 && p->state[b] == INNER) {
+        p->state[b] = IN_CLASS;
+        class_insert_sorted(p, b);
+    }
+}
+
+/* Take a resident block out of whichever list holds it (its parent's count is left alone). */
+static void leave(predictive_t *p, uint32_t b)
+{
+    if (p->state[b] == ORPHAN) {
+        kvt_dlist_remove(&p->orphans, &p->links, b);
+    } else if (p->state[b] == IN_CLASS) {
+        class_remove(p, b);
+    }
+    p->state[b] = OUT;
+}
+
+/* A resident block leaves the cache. */
+static void evict(predictive_t *p, uint32_t b)
+{
+    bool w = whole(p, b);
+    leave(p, b);
+    if (w) {
+        kid(p, p->parent[b], -1);
+    }
+}
+
+/* Walk the resident descendants of `root`: to_orphan, each whole one becomes an orphan (root
+ * left the cache or lost its prefix); otherwise each orphan becomes whole again (root came back
+ * with its prefix whole). A block in neither state ends its branch: its subtree is already in the
+ * state wanted (a whole block has no orphan below it, an orphan no whole block). */
+static void walk(predictive_t *p, uint32_t root, bool to_orphan)
+{
+    uint32_t n = p->child[root];
+    while (n != NIL) {
+        bool go = to_orphan ? whole(p, n) : p->state[n] == ORPHAN;
+        if (go) {
+            leave(p, n);
+            p->nkids[n] = 0;
+            if (to_orphan) {
+                kvt_dlist_push_head(&p->orphans, &p->links, n);
+                p->state[n] = ORPHAN;
+            } else {
+                /* a leaf until a child of its own comes back (kid below) */
+                p->state[n] = IN_CLASS;
+                class_insert_sorted(p, n);
+                kid(p, p->parent[n], +1);
+            }
+            if (p->child[n] != NIL) {
+                n = p->child[n];
+                continue;
+            }
+        }
+        while (n != root && p->sib_next[n] == NIL) {
+            n = p->parent[n];
+        }
+        if (n == root) {
+            break;
+        }
+        n = p->sib_next[n];
+    }
+}
+
+/* The block accessed before b in its request becomes its parent in the prefix tree (none at
+ * position 0). b is not in its parent's count here (not resident, or just left): none moves. */
+static void link_parent(predictive_t *p, const kvt_access_t *a)
+{
+    uint32_t b = a->block;
+    uint32_t par = a->pos > 0 && p->prev_req == a->req ? p->prev_block : NIL;
+    p->prev_req = a->req;
+    p->prev_block = b;
+    if (par == b || par == p->parent[b]) {
+        return; /* the same parent, or a chain naming b twice in a row: no loop onto itself */
+    }
+    uint32_t old = p->parent[b];
+    if (old != NIL) {
+        if (p->sib_prev[b] != NIL) {
+            p->sib_next[p->sib_prev[b]] = p->sib_next[b];
+        } else {
+            p->child[old] = p->sib_next[b];
+        }
+        if (p->sib_next[b] != NIL) {
+            p->sib_prev[p->sib_next[b]] = p->sib_prev[b];
+        }
+    }
+    p->parent[b] = par;
+    p->sib_prev[b] = NIL;
+    p->sib_next[b] = NIL;
+    if (par != NIL) {
+        p->sib_next[b] = p->child[par];
+        if (p->child[par] != NIL) {
+            p->sib_prev[p->child[par]] = b;
+        }
+        p->child[par] = b;
+    }
+}
+
+/* Place a block that is not in any list (just accessed, or admitted) in class c. With its prefix
+ * whole it goes to its class list if it is a leaf -- shallower blocks of a request stay more
+ * recent -- or stays out of the lists if a whole child hangs below it; its orphaned descendants
+ * come back. With its prefix cut it is an orphan, and so is every whole block below it.
+ * `was_whole`: b was whole before this access (no orphan hangs below it); `counted`: b is still
+ * in its parent's count of whole children. */
+static void place(predictive_t *p, uint32_t b, uint16_t c, bool was_whole, bool counted)
+{
+    p->list_of[b] = c;
+    if (cut_above(p, p->parent[b])) {
+        kvt_dlist_push_head(&p->orphans, &p->links, b);
+        p->state[b] = ORPHAN;
+        p->nkids[b] = 0;
+        p->cursor = b;
+        walk(p, b, true);
+        return;
+    }
+    if (p->chains && p->nkids[b] > 0) {
+        p->state[b] = INNER;
+    } else {
+        kvt_dlist_t *l = &p->lists[c];
+        activate(p, c);
+        if (p->cursor != NIL && p->state[p->cursor] == IN_CLASS && p->list_of[p->cursor] == c) {
+            kvt_dlist_insert_after(l, &p->links, p->cursor, b);
+        } else {
+            kvt_dlist_push_head(l, &p->links, b);
+        }
+        p->state[b] = IN_CLASS;
+    }
+    p->cursor = b;
+    if (p->chains) {
+        if (!counted) {
+            kid(p, p->parent[b], +1);
+        }
+        if (!was_whole && p->child[b] != NIL) {
+            walk(p, b, false);
+        }
+    }
 }
 
 static double value(predictive_t *p, uint16_t c, double e)
@@ -340,11 +581,17 @@ static double value(predictive_t *p, uint16_t c, double e)
     return hit / (occupied > MIN_OCCUPIED ? occupied : MIN_OCCUPIED);
 }
 
-/* The resident block of least value: the oldest of each class competes. */
+/* The resident block of least value: the oldest orphan, else the oldest leaf of each class
+ * competes. */
 static uint32_t weakest(predictive_t *p, uint64_t now, double *value_p)
 {
     uint32_t best = KVT_NO_BLOCK;
     double best_v = 0;
+    if (p->orphans.size > 0) {
+        /* a block whose prefix is gone can hit only after the prefix is admitted again */
+        *value_p = -1;
+        return p->orphans.tail;
+    }
     for (uint32_t i = 0; i < p->nactive; i++) {
         uint16_t c = p->active[i];
         uint32_t b = p->lists[c].tail;
@@ -376,8 +623,19 @@ static void pv_hit(void *ctx, const kvt_access_t *a)
     if (p->cursor == a->block) {
         p->cursor = KVT_DL_NIL; /* a chain naming one block twice: do not place it after itself */
     }
-    list_remove(p, a->block);
-    place(p, a->block, observe(p, a));
+    uint32_t b = a->block, par = p->parent[b];
+    bool was_whole = whole(p, b);
+    bool counted = was_whole; /* in its parent's count: stays there if the parent is the same */
+    leave(p, b);
+    uint16_t c = observe(p, a);
+    if (p->chains) {
+        link_parent(p, a);
+        if (counted && p->parent[b] != par) {
+            kid(p, par, -1);
+            counted = false;
+        }
+    }
+    place(p, b, c, was_whole, counted);
 }
 
 static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
@@ -387,6 +645,12 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
     uint32_t cursor = p->cursor;
     if (!a->demoted && !a->prefetch) {
         c = observe(p, a);
+        if (p->chains) {
+            link_parent(p, a);
+            if (full && cut_above(p, p->parent[a->block])) {
+                return a->block; /* its prefix is not cached: it could not hit */
+            }
+        }
     } else {
         /* a demoted or prefetched block is not an access: nothing to learn; it keeps the class
          * of its last access seen here, or its base class with the engine's last access time */
@@ -420,7 +684,8 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
             p->cursor = a->demoted ? cursor : p->cursor;
             return a->block; /* the newcomer is worth less than anything cached: bypass */
         }
-        list_remove(p, victim);
+        /* a leaf or an orphan: nothing whole hangs below it, so no descendant changes state */
+        evict(p, victim);
         if (victim == cursor) {
             cursor = KVT_DL_NIL;
         }
@@ -431,7 +696,7 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
     if (a->prefetch) {
         p->pf_us[a->block] = a->t_us;
     }
-    place(p, a->block, c);
+    place(p, a->block, c, false, false);
     if (a->demoted) {
         p->cursor = cursor;
     }

@@ -1,6 +1,7 @@
 /*
  * Trace replay: every policy on small hand-built Mooncake traces whose results are derived by
- * hand in the comments, plus invariants and an independent LRU on a generated trace.
+ * hand in the comments, plus invariants and an independent LRU on a generated trace, and the
+ * predictive policy's chain rule driven decision by decision through the policy interface.
  *
  * Conventions of the hand derivations: block_tokens = 4 (kvt_trace_load's block_tokens
  * argument), "r3 t=5 in=10 [1,2,3]" is a request with timestamp 5 ms, input_length 10 and
@@ -15,6 +16,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "policy/policy.h"
 
 #include <kvtier/kvtier.h>
 #include <stdint.h>
@@ -821,6 +824,269 @@ static void test_generated_trace(void **state)
     free(g.ids);
 }
 
+/* ---- the predictive policy's chain rule, driven directly through the policy interface ---- */
+
+/*
+ * A minimal single-tier engine (the replay engine's rules: a resident block is a hit, any other
+ * is admitted; into a full cache the policy names one victim, or the block itself: bypass), so a
+ * test can see each decision. Block ids < MB; out[i] per position of a request: OUT_HIT,
+ * OUT_ADMIT (not full), OUT_BYPASS, or the victim's id.
+ *
+ * Facts the hand derivations below use (src/policy/predictive.c, predictor.c):
+ *  - the predictor learns a reuse when the next request begins; while no reuse has been learned,
+ *    every gap survival is 1, so every value is p (S(e) - S(e + T)) / ... = 0: the weakest leaf
+ *    is the one idle longest, ties to the lower class, and a newcomer (value 0, not below the
+ *    weakest) is always admitted;
+ *  - once every learned gap is 0 us, S(e) = 0 for e >= 2 us: a block idle 2 us or more is worth
+ *    0, and a newcomer (idle 0) more than 0, so again the oldest leaf goes, ties to lower class;
+ *  - a system-prompt block is "shared", and shared classes number below all own-content classes;
+ *    among own classes of one transition and depth, a shorter chain (fewer blocks) numbers lower.
+ */
+#define MB         64u
+#define OUT_HIT    1000u
+#define OUT_ADMIT  1001u
+#define OUT_BYPASS 1002u
+#define SEC        1000000ull
+
+typedef struct mini {
+    void *ctx;
+    uint32_t cap, n;
+    bool res[MB];
+    uint64_t req;
+} mini_t;
+
+static void mini_open(mini_t *m, uint32_t cap)
+{
+    kvt_policy_cfg_t cfg = {.nblocks = MB, .capacity = cap, .block_tokens = BT};
+    memset(m, 0, sizeof(*m));
+    m->cap = cap;
+    assert_int_equal(kvt_policy_predictive.create(&cfg, &m->ctx), KVT_OK);
+}
+
+/* One access at position pos of a request of len blocks (system: a system-prompt block, else a
+ * user block); returns OUT_HIT, OUT_ADMIT, OUT_BYPASS or the victim's id. */
+static uint32_t mini_access(mini_t *m, uint32_t session, uint64_t t_us, uint32_t block,
+                            uint32_t pos, uint32_t len, bool system)
+{
+    kvt_access_t a;
+    memset(&a, 0, sizeof(a));
+    a.block = block;
+    a.pos = pos;
+    a.chain_len = len;
+    a.block_type = system ? KVT_BLOCK_SYSTEM : KVT_BLOCK_USER;
+    a.transition = KVT_TRANS_NEW_SESSION;
+    a.session = session;
+    a.req = m->req;
+    a.t_us = t_us;
+    a.next_use = KVT_NEVER;
+    assert_true(block < MB);
+    if (m->res[block]) {
+        kvt_policy_predictive.hit(m->ctx, &a);
+        return OUT_HIT;
+    }
+    bool full = m->n == m->cap;
+    uint32_t v = kvt_policy_predictive.miss(m->ctx, &a, full);
+    if (!full) {
+        assert_int_equal(v, KVT_NO_BLOCK);
+        m->res[block] = true;
+        m->n++;
+        return OUT_ADMIT;
+    }
+    if (v == block) {
+        return OUT_BYPASS;
+    }
+    assert_true(v < MB && m->res[v]);
+    m->res[v] = false;
+    m->res[block] = true;
+    return v;
+}
+
+/* One request of `session` at t_us over ids[0..len); bit i of sys_mask: position i is a
+ * system-prompt block. out[i]: the outcome of position i. */
+static void mini_request(mini_t *m, uint32_t session, uint64_t t_us, const uint32_t *ids,
+                         uint32_t len, uint32_t sys_mask, uint32_t *out)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        out[i] = mini_access(m, session, t_us, ids[i], i, len, (sys_mask >> i) & 1);
+    }
+    m->req++;
+}
+
+/* A request's outcomes must be exactly want[0..len). */
+#define REQ(m, session, t, sys, want, ...)                                                         \
+    do {                                                                                           \
+        static const uint32_t ids_[] = {__VA_ARGS__};                                              \
+        uint32_t n_ = (uint32_t)(sizeof(ids_) / sizeof(ids_[0]));                                  \
+        uint32_t out_[sizeof(ids_) / sizeof(ids_[0])];                                             \
+        mini_request((m), (session), (t), ids_, n_, (sys), out_);                                  \
+        for (uint32_t i_ = 0; i_ < n_; i_++) {                                                     \
+            assert_int_equal(out_[i_], (want)[i_]);                                                \
+        }                                                                                          \
+    } while (0)
+
+enum { A = 1, B, C, S, U, V, W, X, Y, Z, Z2, Z3, Z4 }; /* block ids */
+
+/*
+ * Only leaves compete. Capacity 2 blocks, nothing ever reused (all values 0):
+ *   r0 s0 t=0 [S(system), U]: both admitted; U hangs below S, so S is inner, U a leaf.
+ *   r1 s1 t=1s [V]: full. The only leaf is U (S is inner): victim U. Without
+ *      the rule S would go: S and U tie on value (0) and idle time (both last used at t=0), and
+ *      S's shared class numbers lower. S is a leaf again, at its place by idle time (t=0).
+ *   r2 s2 t=2s [W]: full; leaves S (t=0) and V (t=1s): victim S.
+ *   r3 s3 t=3s [A, B]: A evicts V (t=1s; W is t=2s); B evicts W (A, a leaf until B comes, is
+ *      younger).
+ *   r4 s4 t=4s [C]: leaves: B only (A is inner): victim B, then A is a leaf.
+ *   r5 s5 t=5s [W]: leaves A (t=3s), C (t=4s): victim A. (W's reuse is learned only at r6.)
+ */
+static void test_predictive_leaves_only(void **state)
+{
+    (void)state;
+    mini_t m;
+    mini_open(&m, 2);
+    REQ(&m, 0, 0, 1u, ((uint32_t[]){OUT_ADMIT, OUT_ADMIT}), S, U);
+    REQ(&m, 1, 1 * SEC, 0, ((uint32_t[]){U}), V);
+    REQ(&m, 2, 2 * SEC, 0, ((uint32_t[]){S}), W);
+    REQ(&m, 3, 3 * SEC, 0, ((uint32_t[]){V, W}), A, B);
+    REQ(&m, 4, 4 * SEC, 0, ((uint32_t[]){B}), C);
+    REQ(&m, 5, 5 * SEC, 0, ((uint32_t[]){A}), W);
+    kvt_policy_predictive.destroy(m.ctx);
+}
+
+/*
+ * Orphans, bypass, and an orphan's return. Capacity 4 blocks; S is a system block, the rest
+ * user blocks; r0..r4 all at t=0.
+ *   r0 s0 [B, C]: admitted; B inner, C a leaf below it.
+ *   r1 s1 [U], r2 s2 [S]: admitted; the cache is full: B (inner), C, U, S (leaves).
+ *   r3 s3 [S, X, B, Y]:
+ *      S: hit (a reuse, learned only when r4 begins: all values still 0).
+ *      X: miss, full; its parent S is resident. Leaves C, U, S all idle since t=0: the lowest
+ *         class goes, S's (shared). Victim S: X is admitted below a missing block, an orphan.
+ *      B: hit, now below X (its parent is the block before it): its prefix is cut, so B is an
+ *         orphan, and so is C, the whole block that hung below it.
+ *      Y: miss, full, its parent B is an orphan: not admitted (bypass).
+ *   Orphans, oldest first: X, B, C; U is the only leaf.
+ *   r4 s0 [B] (position 0, t=0): B hit, now at the head of its chain: its prefix is whole. B comes
+ *      back, and so does C below it: C returns to its class list (a leaf), B is inner.
+ *   r5 s5 t=1s [Z]: r3's and r4's reuses are learned (gaps 0 us: every block idle >= 2 us is
+ *      worth 0). Full: the orphan X goes first, whatever the values. Z is a leaf.
+ *   r6 s6 t=2s [Z2]: no orphan left. Leaves U, C (both t=0) and Z (1s); B is inner. U and C tie
+ *      on value and age; U's class is lower (a 1-block chain, C's had 2): victim U. (Had C stayed
+ *      an orphan it would have gone here.)
+ *   r7 s7 t=3s [Z3]: leaves C (t=0), Z, Z2: victim C; B is a leaf again.
+ *   r8 s8 t=4s [Z4]: leaves B (t=0), Z, Z2, Z3: victim B.
+ */
+static void test_predictive_orphans(void **state)
+{
+    (void)state;
+    mini_t m;
+    mini_open(&m, 4);
+    REQ(&m, 0, 0, 0, ((uint32_t[]){OUT_ADMIT, OUT_ADMIT}), B, C);
+    REQ(&m, 1, 0, 0, ((uint32_t[]){OUT_ADMIT}), U);
+    REQ(&m, 2, 0, 1u, ((uint32_t[]){OUT_ADMIT}), S);
+    REQ(&m, 3, 0, 1u, ((uint32_t[]){OUT_HIT, S, OUT_HIT, OUT_BYPASS}), S, X, B, Y);
+    REQ(&m, 0, 0, 0, ((uint32_t[]){OUT_HIT}), B);
+    REQ(&m, 5, 1 * SEC, 0, ((uint32_t[]){X}), Z);
+    REQ(&m, 6, 2 * SEC, 0, ((uint32_t[]){U}), Z2);
+    REQ(&m, 7, 3 * SEC, 0, ((uint32_t[]){C}), Z3);
+    REQ(&m, 8, 4 * SEC, 0, ((uint32_t[]){B}), Z4);
+    kvt_policy_predictive.destroy(m.ctx);
+}
+
+/*
+ * The rules against a second implementation, on a random prefix-closed trace: block i > 0 of a
+ * 48-block forest hangs below a random earlier block (or starts a tree), and a request is the path
+ * from a root to a random block. The test keeps its own residency and tree and checks every
+ * decision: (1) into a full cache, a block whose prefix is not all resident is not admitted; (2)
+ * while any resident block lacks part of its prefix (an orphan), the victim is one; (3) otherwise
+ * the victim is a leaf: no resident block hangs below it. Capacities 3..12, values learned
+ * along the way (gaps 0-20 s). The trace must exercise every rule.
+ */
+static bool mini_whole(const mini_t *m, const int *parent, uint32_t b)
+{
+    for (int x = (int)b; x >= 0; x = parent[x]) {
+        if (!m->res[x]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_predictive_chain_invariants(void **state)
+{
+    (void)state;
+    enum { NB = 48, NREQ = 4000 };
+    int parent[NB];
+    uint64_t seed = 7;
+    uint32_t bypasses = 0, orphan_victims = 0, leaf_victims = 0;
+
+    for (uint32_t b = 0; b < NB; b++) {
+        parent[b] = b == 0 || lcg(&seed) % 6 == 0 ? -1 : (int)(lcg(&seed) % b);
+    }
+    for (uint32_t cap = 3; cap <= 12; cap += 3) {
+        mini_t m;
+        uint64_t t = 0;
+        mini_open(&m, cap);
+        for (uint32_t r = 0; r < NREQ; r++) {
+            uint32_t path[NB], len = 0;
+            bool sys;
+            for (int x = (int)(lcg(&seed) % NB); x >= 0; x = parent[x]) {
+                path[len++] = (uint32_t)x;
+            }
+            for (uint32_t i = 0; i < len / 2; i++) { /* root first */
+                uint32_t tmp = path[i];
+                path[i] = path[len - 1 - i];
+                path[len - 1 - i] = tmp;
+            }
+            sys = path[0] % 4 == 0; /* some roots are system prompts */
+            t += (lcg(&seed) % 4 == 0 ? 0 : lcg(&seed) % (20 * SEC));
+            uint32_t session = lcg(&seed) % 8;
+            /* one access at a time, each decision checked against the residency before it */
+            for (uint32_t i = 0; i < len; i++) {
+                uint32_t b = path[i];
+                bool full = m.n == m.cap && !m.res[b];
+                bool cut = i > 0 && !mini_whole(&m, parent, path[i - 1]);
+                bool orphans = false;
+                for (uint32_t x = 0; x < NB; x++) {
+                    orphans |= m.res[x] && !mini_whole(&m, parent, x);
+                }
+                uint32_t out = mini_access(&m, session, t, b, i, len, i == 0 && sys);
+                if (!full) {
+                    continue;
+                }
+                if (cut) {
+                    assert_int_equal(out, OUT_BYPASS); /* (1) */
+                    bypasses++;
+                    continue;
+                }
+                if (orphans) {
+                    assert_int_not_equal(out, OUT_BYPASS); /* an orphan is worth less than any */
+                }
+                if (out == OUT_BYPASS) {
+                    continue;
+                }
+                m.res[b] = false; /* the residency the decision was made on */
+                m.res[out] = true;
+                if (orphans) {
+                    assert_false(mini_whole(&m, parent, out)); /* (2) */
+                    orphan_victims++;
+                } else {
+                    for (uint32_t x = 0; x < NB; x++) { /* (3) */
+                        assert_false(m.res[x] && parent[x] == (int)out);
+                    }
+                    leaf_victims++;
+                }
+                m.res[out] = false;
+                m.res[b] = true;
+            }
+            m.req++;
+        }
+        kvt_policy_predictive.destroy(m.ctx);
+    }
+    assert_true(bypasses > 0);
+    assert_true(orphan_victims > 0);
+    assert_true(leaf_victims > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -836,6 +1102,9 @@ int main(void)
         cmocka_unit_test(test_belady_bypass),
         cmocka_unit_test(test_policy_names),
         cmocka_unit_test(test_generated_trace),
+        cmocka_unit_test(test_predictive_leaves_only),
+        cmocka_unit_test(test_predictive_orphans),
+        cmocka_unit_test(test_predictive_chain_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
