@@ -52,6 +52,10 @@ typedef struct kvt_store_opts {
                                        policies (default 64; 1 = apply at once) */
     uint64_t max_blocks;            /* ids for distinct blocks alive at once (0: the sum of the
                                        tiers' capacities plus slack for blocks in flight) */
+    uint32_t move_buffers;          /* per channel: demotions whose write may be in flight at
+                                       once, each holding its victim's bytes in a buffer of
+                                       block_bytes allocated on first use (default 32; at
+                                       least 2; beyond that the cascade waits for one) */
 } kvt_store_opts_t;
 
 KVT_API void kvt_store_opts_init(kvt_store_opts_t *opts);

@@ -11,9 +11,13 @@
  * fails on one tier (a race with a move, a corrupt record) is resubmitted to the next tier
  * holding the block. GETs may stay in flight between polls. A PUT first completes the GETs in
  * flight (so its decisions see the channel's earlier accesses, as in a replay), runs its
- * admission and demotion cascade (placement.c; victims and demotions synchronously), and hands
- * the write of its own block back here (chan_write_async): it goes in flight and its completion
- * completes the PUT, while the next PUT runs. GETs and writes are never in flight together, and
+ * admission and demotion cascade (placement.c; victims read synchronously), and hands the write
+ * of its own block back here (chan_write_async): it goes in flight and its completion completes
+ * the PUT, while the next PUT runs. Demotions' writes go in flight too (chan_demote_async), from
+ * move_buffers buffers per channel (slots gio[queue_depth ..], each tied to its buffer; taking
+ * one while all are in flight waits for one to land: back-pressure, bounded memory), so a batch
+ * of PUTs into a full top tier keeps many lower-tier writes in flight and one NVMe group commit
+ * covers them. GETs and writes are never in flight together, and
  * a poll drains the channel's writes before it returns: another thread evicting one of those
  * blocks waits for its write, under a move lock, so the writer must keep reaping -- which every
  * wait of placement does through the hooks (chan_progress; chan_run for its synchronous I/Os on
@@ -51,10 +55,12 @@ typedef struct log_entry {
     kvt_access_t a;
 } log_entry_t;
 
-/* A GET, or a PUT's write of its own block, in flight on a tier channel. */
+/* A GET, a PUT's write of its own block, or a demotion's write (r NULL), in flight on a tier
+ * channel. */
 typedef struct get_io {
     kvt_tier_io_t io;
     kvt_store_req_t *r;
+    void *buf;           /* write: the payload (the caller's, or a move buffer) */
     uint64_t req;
     uint32_t id, log, tier;
     size_t cap;          /* GET: the caller's buffer; write: the payload bytes */
@@ -72,7 +78,7 @@ struct kvt_store_channel {
     uint32_t q_head, q_len;
     kvt_store_req_t **dq; /* ring of completed requests not returned yet */
     uint32_t d_head, d_len;
-    get_io_t *gio;       /* queue_depth GET slots */
+    get_io_t *gio;       /* queue_depth GET/PUT slots, then move_buffers demotion slots */
     uint32_t *gfree, ngfree;
     uint32_t *retry, nretry; /* GET slots to submit again (next tier) */
     uint32_t inflight[KVT_MAX_TIERS], ninflight;
@@ -87,6 +93,8 @@ struct kvt_store_channel {
     void **slot;         /* access_buffer promotion buffers, allocated on first use */
     uint32_t slots_used;
     void *reread; /* a promotion's bytes read again at flush, a prefetch's */
+    void **mbuf;        /* move buffer i (allocated on first use) belongs to slot gio[qd + i] */
+    uint32_t *mfree, nmfree; /* free move buffers */
 };
 
 static void chan_free(kvt_store_channel_t *c)
@@ -108,15 +116,21 @@ static void chan_free(kvt_store_channel_t *c)
     free(c->log);
     free(c->hit_ids);
     free(c->hit_acc);
-    free(c->io.bounce[0]);
-    free(c->io.bounce[1]);
     free(c->reread);
+    for (uint32_t i = 0; c->mbuf != NULL && i < c->s->move_buffers; i++) {
+        free(c->mbuf[i]);
+    }
+    free(c->mbuf);
+    free(c->mfree);
     free(c);
 }
 
 static kvt_status_t chan_run(st_io_t *io, uint32_t k, kvt_tier_io_t *x);
 static void chan_progress(st_io_t *io);
 static bool chan_write_async(st_io_t *io, uint32_t k, uint32_t id, const st_data_t *d);
+static void *chan_move_buf(st_io_t *io);
+static void chan_move_buf_put(st_io_t *io, void *buf);
+static void chan_demote_async(st_io_t *io, uint32_t k, uint32_t id, const st_data_t *d);
 
 kvt_status_t kvt_store_channel_open(kvt_store_t *s, kvt_store_channel_t **chan_p)
 {
@@ -128,34 +142,40 @@ kvt_status_t kvt_store_channel_open(kvt_store_t *s, kvt_store_channel_t **chan_p
         return KVT_ERR_NO_MEMORY;
     }
     c->s = s;
-    uint32_t qd = s->queue_depth;
+    uint32_t qd = s->queue_depth, nm = s->move_buffers;
     c->q = calloc(qd, sizeof(*c->q));
     c->q_req = calloc(qd, sizeof(*c->q_req));
     c->dq = calloc(qd, sizeof(*c->dq));
-    c->gio = calloc(qd, sizeof(*c->gio));
+    c->gio = calloc(qd + nm, sizeof(*c->gio));
     c->gfree = calloc(qd, sizeof(*c->gfree));
-    c->retry = calloc(qd, sizeof(*c->retry));
+    c->retry = calloc(qd + nm, sizeof(*c->retry));
     c->reaped = calloc(qd, sizeof(*c->reaped));
+    c->mbuf = calloc(nm, sizeof(*c->mbuf));
+    c->mfree = calloc(nm, sizeof(*c->mfree));
     c->log = calloc(s->access_buffer + 1, sizeof(*c->log));
     c->hit_ids = calloc(s->access_buffer + 1, sizeof(*c->hit_ids));
     c->hit_acc = calloc(s->access_buffer + 1, sizeof(*c->hit_acc));
     c->slot = calloc(s->access_buffer + 1, sizeof(*c->slot));
-    c->io.bounce[0] = malloc(s->block_bytes);
-    c->io.bounce[1] = malloc(s->block_bytes);
     c->reread = malloc(s->block_bytes);
     if (c->q == NULL || c->q_req == NULL || c->dq == NULL || c->gio == NULL || c->gfree == NULL ||
         c->retry == NULL || c->reaped == NULL || c->log == NULL || c->hit_ids == NULL ||
-        c->hit_acc == NULL || c->slot == NULL || c->io.bounce[0] == NULL ||
-        c->io.bounce[1] == NULL || c->reread == NULL) {
+        c->hit_acc == NULL || c->slot == NULL || c->reread == NULL || c->mbuf == NULL ||
+        c->mfree == NULL) {
         chan_free(c);
         return KVT_ERR_NO_MEMORY;
     }
     for (uint32_t i = 0; i < qd; i++) {
         c->gfree[c->ngfree++] = qd - 1 - i;
     }
+    for (uint32_t i = 0; i < nm; i++) {
+        c->mfree[c->nmfree++] = nm - 1 - i;
+    }
     c->io.run = chan_run;
     c->io.progress = chan_progress;
     c->io.write_async = chan_write_async;
+    c->io.move_buf = chan_move_buf;
+    c->io.move_buf_put = chan_move_buf_put;
+    c->io.demote_async = chan_demote_async;
     for (uint32_t k = 0; k < s->n; k++) {
         kvt_status_t st = kvt_tier_channel_open(s->t[k].tier, &c->io.tc[k]);
         if (st != KVT_OK) {
@@ -221,7 +241,8 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A tier handed back the write of a PUT's block (its id pinned, pend set by placement). As for
+/* A tier handed back the write of a PUT's block (its id pinned, pend set by placement) or of a
+ * demotion (r NULL; the victim's id pinned until it lands, its bytes in a move buffer). As for
  * placement's synchronous writes, a refusal for space is the tier's transient state (the
  * decision reserved the room): the write is submitted again, for up to 5 s. */
 static void put_done(kvt_store_channel_t *c, get_io_t *g)
@@ -245,7 +266,8 @@ static void put_done(kvt_store_channel_t *c, get_io_t *g)
     if (st == KVT_OK) {
         atomic_fetch_add_explicit(&t->c.bytes_written, g->cap, memory_order_relaxed);
         atomic_fetch_or(&s->valid[g->id], (uint8_t)(1u << k));
-        atomic_fetch_add_explicit(&t->c.puts, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(g->r != NULL ? &t->c.puts : &t->c.demotions, 1,
+                                  memory_order_relaxed);
     }
     atomic_fetch_and(&s->pend[g->id], (uint8_t) ~(1u << k)); /* after valid: see placement */
     if (st != KVT_OK) {
@@ -254,6 +276,11 @@ static void put_done(kvt_store_channel_t *c, get_io_t *g)
         atomic_fetch_add(&t->c.errors, 1);
         kvt_log_warn("store: tier %u (%s): writing block %s failed (%s); not kept there", k,
                      t->name, hex, kvt_status_str(st));
+    }
+    if (g->r == NULL) { /* a demotion: its move buffer is free again */
+        kvt_store_release(s, g->id);
+        c->mfree[c->nmfree++] = (uint32_t)(g - c->gio) - s->queue_depth;
+        return;
     }
     g->r->tier = st == KVT_OK ? (int)k : st_first_valid(s, g->id, 0);
     g->r->status = KVT_OK;
@@ -331,7 +358,7 @@ static void get_submit(kvt_store_channel_t *c, uint32_t gi)
     get_io_t *g = &c->gio[gi];
     for (;;) {
         if (g->write) {
-            g->io = (kvt_tier_io_t){.op = KVT_TIER_PUT, .meta = g->meta, .buf = g->r->buf,
+            g->io = (kvt_tier_io_t){.op = KVT_TIER_PUT, .meta = g->meta, .buf = g->buf,
                                     .len = g->cap, .user = g};
         } else {
             g->io = (kvt_tier_io_t){.op = KVT_TIER_GET, .buf = g->r->buf, .len = g->cap,
@@ -446,12 +473,61 @@ static bool chan_write_async(st_io_t *io, uint32_t k, uint32_t id, const st_data
     }
     uint32_t gi = c->gfree[--c->ngfree];
     get_io_t *g = &c->gio[gi];
-    *g = (get_io_t){.r = r, .id = id, .tier = k, .cap = d->meta.payload_bytes, .write = true,
-                    .meta = d->meta};
+    *g = (get_io_t){.r = r, .buf = r->buf, .id = id, .tier = k, .cap = d->meta.payload_bytes,
+                    .write = true, .meta = d->meta};
     c->io.nwrites++;
     c->put_started = true;
     get_submit(c, gi);
     return true;
+}
+
+/* A free move buffer: while all are taken, wait for the channel's demotions in flight to land
+ * (no GET is in flight during placement; a demotion's write completes without waiting for
+ * anything this thread holds). */
+static void *chan_move_buf(st_io_t *io)
+{
+    kvt_store_channel_t *c = chan_of(io);
+    kvt_store_t *s = c->s;
+    while (c->nmfree == 0 && (c->ninflight > 0 || c->nretry > 0)) {
+        wait_some(c);
+    }
+    if (c->nmfree == 0) {
+        return NULL; /* cannot happen: a cascade holds at most one buffer not in flight */
+    }
+    uint32_t i = c->mfree[c->nmfree - 1];
+    if (c->mbuf[i] == NULL && (c->mbuf[i] = malloc(s->block_bytes)) == NULL) {
+        return NULL;
+    }
+    c->nmfree--;
+    return c->mbuf[i];
+}
+
+static uint32_t move_index(const kvt_store_channel_t *c, const void *buf)
+{
+    uint32_t i = 0;
+    while (c->mbuf[i] != buf) {
+        i++;
+    }
+    return i;
+}
+
+static void chan_move_buf_put(st_io_t *io, void *buf)
+{
+    kvt_store_channel_t *c = chan_of(io);
+    c->mfree[c->nmfree++] = move_index(c, buf);
+}
+
+/* The demotion of id into tier k goes in flight from its move buffer; put_done lands it. */
+static void chan_demote_async(st_io_t *io, uint32_t k, uint32_t id, const st_data_t *d)
+{
+    kvt_store_channel_t *c = chan_of(io);
+    uint32_t gi = c->s->queue_depth + move_index(c, d->buf);
+    get_io_t *g = &c->gio[gi];
+    *g = (get_io_t){.buf = (void *)d->buf, .id = id, .tier = k, .cap = d->meta.payload_bytes,
+                    .write = true, .meta = d->meta};
+    atomic_fetch_add(&c->s->pins[id], 1); /* the id stays the block's until the write lands */
+    c->io.nwrites++;
+    get_submit(c, gi);
 }
 
 /* --- the access log ------------------------------------------------------------------------- */
@@ -480,6 +556,7 @@ static void apply_hit_run(kvt_store_channel_t *c, uint32_t from, uint32_t to)
 static int read_fastest(kvt_store_t *s, st_io_t *io, uint32_t id, void *buf, size_t cap,
                         kvt_block_meta_t *meta_p, size_t *len_p, kvt_status_t *st_p)
 {
+    kvt_store_wait_landed(s, io, id); /* its only copy may be a demotion still in flight */
     for (int k = st_first_valid(s, id, 0); k >= 0; k = st_first_valid(s, id, (uint32_t)k + 1)) {
         kvt_status_t st = kvt_store_read(s, io, (uint32_t)k, id, buf, cap, meta_p, len_p);
         if (st == KVT_OK) {
@@ -553,6 +630,7 @@ void kvt_store_channel_flush(kvt_store_channel_t *c)
     }
     drain(c);
     flush_log(c, c->nlog);
+    drain(c); /* the demotions the promotions caused */
 }
 
 /* --- running requests ----------------------------------------------------------------------- */
@@ -568,6 +646,12 @@ static void start_get(kvt_store_channel_t *c, kvt_store_req_t *r, uint64_t req)
     int k = -1;
     if (kvt_store_find(s, r->meta.key, &id)) {
         k = st_first_valid(s, id, 0);
+        if (k < 0 && atomic_load(&s->pend[id]) != 0) {
+            /* its only copy is on its way into a tier (another channel's write): served once
+             * it lands (this channel has no write in flight, holds no lock) */
+            kvt_store_wait_landed(s, &c->io, id);
+            k = st_first_valid(s, id, 0);
+        }
         if (k < 0) {
             kvt_store_release(s, id);
         }

@@ -12,8 +12,14 @@
  * Space is reserved by the decision. Each tier has a move lock, held from its admission decision
  * until the newcomer's write has started: decide (under the policy lock, taken inside), wait for
  * a write of the victim still in flight (another thread's, which holds no lock and so finishes),
- * read the victim into a bounce buffer if a lower tier will take it, remove it, mark the
- * newcomer's write in flight (`pend`), release, then write. So whatever holds or is being
+ * read the victim into a move buffer if a lower tier will take it, remove it, mark the
+ * newcomer's write in flight (`pend`), release, then write. Demotions' writes are asynchronous:
+ * the victim is read into one of the channel's move buffers (taken before the move lock, waiting
+ * for one of the channel's demotions to land when all are: bounded memory), and its write into
+ * the lower tier goes in flight through io->demote_async, owning that buffer until it lands
+ * (valid set, pend cleared). A reader of a block whose only copy is such a write waits for pend
+ * (kvt_store_wait_landed): the decisions see the same bytes as with synchronous writes, so they
+ * stay those of the replay. So whatever holds or is being
  * written into a tier is a block its policy holds, plus nothing: the tier never sees more live
  * records than the policy's capacity (kvt_tier_capacity_blocks), a write never meets NO_SPACE,
  * and a victim is always read whole before it leaves -- no "phantom" (a block the policy holds
@@ -24,7 +30,7 @@
  * so every wait here (for a move lock, for such a write, for a tier's transient refusal) reaps
  * the waiting channel's own writes meanwhile (st_io_t.progress), and no cycle can form.
  *
- * Between two tiers' steps the victim travels in the thread's bounce buffer; a concurrent lookup
+ * Between two tiers' steps the victim travels in the thread's move buffer; a concurrent lookup
  * may miss it then (a spurious miss, never wrong bytes: every tier I/O is by key and equal keys
  * mean equal content). An access whose block has no bytes anywhere any more (another thread
  * dropped it between the GET and the log's flush) is not admitted.
@@ -77,6 +83,13 @@ static void lock_move(st_io_t *io, pthread_mutex_t *m)
     }
     if (io->nwrites == 0) {
         pthread_mutex_lock(m);
+    }
+}
+
+static void give_back(st_io_t *io, void *buf)
+{
+    if (buf != NULL) {
+        io->move_buf_put(io, buf);
     }
 }
 
@@ -239,8 +252,21 @@ static uint32_t next_tier(const kvt_store_t *s, uint32_t k)
     return k;
 }
 
+void kvt_store_wait_landed(kvt_store_t *s, st_io_t *io, uint32_t id)
+{
+    for (unsigned spin = 0; atomic_load(&s->pend[id]) != 0; spin++) {
+        progress(io); /* the write may be this channel's */
+        if (spin < 64) {
+            sched_yield();
+        } else {
+            nanosleep(&(struct timespec){0, 20000}, NULL); /* the writer may be descheduled */
+        }
+    }
+}
+
 /* The victim v leaves tier k (its move lock held): wait for a write of it still in flight, read
- * it into rb if tier `below` will want it (NULL data otherwise), and remove it. */
+ * it into rb (a move buffer; NULL: none) if tier `below` will want it (NULL data otherwise),
+ * and remove it. */
 static st_data_t evict_data(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t v, uint32_t below,
                             void *rb)
 {
@@ -256,7 +282,7 @@ static st_data_t evict_data(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t v,
     if (!has(s->valid, v, k)) {
         return out; /* never arrived (a failed write) */
     }
-    if (below < s->n && !has(s->where, v, below)) {
+    if (rb != NULL && below < s->n && !has(s->where, v, below)) {
         size_t len;
         if (read_block(s, io, k, v, rb, s->block_bytes, &out.meta, &len, true) == KVT_OK) {
             out.buf = rb;
@@ -287,12 +313,17 @@ int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_
     uint32_t victims[KVT_MAX_TIERS], nvictims = 0;
     int written = -1;
     st_data_t cur = *data; /* the bytes of x, the block entering tier k */
+    bool moving = false;   /* cur.buf is a move buffer (x is a victim on its way down) */
     uint32_t x = id;
     int from = -1; /* the tier x was evicted from (-1: the accessed block itself) */
     uint64_t now = a.t_us;
     uint32_t k = s->t[0].cap == 0 ? next_tier(s, 0) : 0; /* no room on top: offered below */
     for (; x != KVT_STORE_NONE && k < s->n; k = next_tier(s, k)) {
         st_tier_t *t = &s->t[k];
+        /* a buffer for this tier's victim, should a tier below take it: taken before the move
+         * lock, so that waiting for one (the channel's demotions in flight must land) holds no
+         * lock */
+        void *rb = next_tier(s, k) < s->n ? io->move_buf(io) : NULL;
         lock_move(io, &t->move);
         pthread_mutex_lock(t->lock);
         if (has(s->where, x, k)) {
@@ -306,15 +337,18 @@ int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_
                 }
                 written = has(s->valid, id, 0) || has(s->pend, id, 0) ? 0 : -1;
                 x = KVT_STORE_NONE;
+                give_back(io, rb);
                 break;
             }
             pthread_mutex_unlock(t->lock);
             pthread_mutex_unlock(&t->move);
+            give_back(io, rb);
             break; /* already holds a copy: x leaves */
         }
         if (cur.buf == NULL) { /* no bytes to place (gone meanwhile, or a read error) */
             pthread_mutex_unlock(t->lock);
             pthread_mutex_unlock(&t->move);
+            give_back(io, rb);
             break;
         }
         kvt_access_t d = k == 0 ? a : demotion(s, x, now); /* below the top: a demotion */
@@ -322,6 +356,7 @@ int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_
         pthread_mutex_unlock(t->lock);
         if (v == x) { /* bypassed: x goes on down with its bytes (not a drop if none takes it) */
             pthread_mutex_unlock(&t->move);
+            give_back(io, rb);
             from = -1;
             continue;
         }
@@ -329,27 +364,35 @@ int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_
         if (v != KVT_STORE_NONE) {
             victims[nvictims++] = v;
             atomic_fetch_add_explicit(&t->c.evictions, 1, memory_order_relaxed);
-            void *rb = cur.buf == io->bounce[0] ? io->bounce[1] : io->bounce[0];
             next = evict_data(s, io, k, v, next_tier(s, k), rb);
+        }
+        if (next.buf == NULL) {
+            give_back(io, rb);
         }
         bool w = claim_write(s, x, k);
         pthread_mutex_unlock(&t->move);
-        if (w && x == id && is_put && io->write_async != NULL &&
-            io->write_async(io, k, id, &cur)) {
-            written = written < 0 ? (int)k : written; /* the channel completes it */
-        } else if (w && write_block(s, io, k, x, &cur)) {
-            if (x == id) {
-                written = written < 0 ? (int)k : written;
-                if (is_put) {
-                    atomic_fetch_add_explicit(&t->c.puts, 1, memory_order_relaxed);
-                }
+        if (moving) { /* a demotion: its write goes in flight and owns the buffer */
+            if (w) {
+                io->demote_async(io, k, x, &cur);
             } else {
-                atomic_fetch_add_explicit(&t->c.demotions, 1, memory_order_relaxed);
+                give_back(io, (void *)cur.buf);
+            }
+        } else if (w && x == id && is_put && io->write_async != NULL &&
+                   io->write_async(io, k, id, &cur)) {
+            written = written < 0 ? (int)k : written; /* the channel completes it */
+        } else if (w && write_block(s, io, k, x, &cur) && x == id) {
+            written = written < 0 ? (int)k : written;
+            if (is_put) {
+                atomic_fetch_add_explicit(&t->c.puts, 1, memory_order_relaxed);
             }
         }
         x = v;
         from = (int)k;
         cur = next;
+        moving = next.buf != NULL;
+    }
+    if (moving) {
+        give_back(io, (void *)cur.buf); /* a victim no tier took */
     }
     if (x != KVT_STORE_NONE && from >= 0) { /* the last victim found no tier below */
         atomic_fetch_add_explicit(&s->t[from].c.drops, 1, memory_order_relaxed);

@@ -46,6 +46,7 @@ void kvt_store_opts_init(kvt_store_opts_t *opts)
     opts->block_tokens = 16;
     opts->queue_depth = 64;
     opts->access_buffer = 64;
+    opts->move_buffers = 32;
 }
 
 uint64_t kvt_store_now_us(const kvt_store_t *s)
@@ -277,6 +278,7 @@ kvt_status_t kvt_store_create(const kvt_store_opts_t *user, kvt_store_t **store_
     s->block_bytes = o.block_bytes;
     s->queue_depth = o.queue_depth;
     s->access_buffer = o.access_buffer ? o.access_buffer : 1;
+    s->move_buffers = o.move_buffers == 0 ? 32 : o.move_buffers < 2 ? 2 : o.move_buffers;
     pthread_mutex_init(&s->free_lock, NULL);
     for (uint32_t i = 0; i < KVT_STORE_SHARDS; i++) {
         pthread_rwlock_init(&s->shard[i].lock, NULL);
@@ -428,7 +430,7 @@ size_t kvt_store_lookup(kvt_store_t *s, const kvt_key_t *chain, size_t n, uint8_
         uint32_t id;
         int k = -1;
         if (kvt_prefix_index_get(sh->idx, chain[i], NULL, &id) == KVT_OK) {
-            k = st_first_valid(s, id, 0);
+            k = st_first_held(s, id, 0); /* a block on its way into a tier is there */
         }
         if (k < 0) {
             break;

@@ -48,7 +48,7 @@ struct kvt_store {
     const kvt_policy_ops_t *ops;
     uint32_t block_tokens;
     uint64_t block_bytes;
-    uint32_t queue_depth, access_buffer;
+    uint32_t queue_depth, access_buffer, move_buffers;
 
     /* per block id: its key (written under the shard's write lock while no one holds the id),
      * the tiers whose policy holds it (where, bit k under tier k's lock), the tiers holding its
@@ -96,6 +96,14 @@ static inline int st_first_valid(kvt_store_t *s, uint32_t id, uint32_t from)
     return v ? (int)(from + (unsigned)__builtin_ctz(v)) : -1;
 }
 
+/* The fastest tier at or after `from` holding id's data or having it on its way (a write in
+ * flight), or -1. */
+static inline int st_first_held(kvt_store_t *s, uint32_t id, uint32_t from)
+{
+    unsigned v = (unsigned)(atomic_load(&s->valid[id]) | atomic_load(&s->pend[id])) >> from;
+    return v ? (int)(from + (unsigned)__builtin_ctz(v)) : -1;
+}
+
 /* --- placement.c --------------------------------------------------------------------------- */
 
 /* Data for a block moving into a tier: its header and payload (NULL: nothing to write). */
@@ -104,11 +112,10 @@ typedef struct st_data {
     const void *buf;
 } st_data_t;
 
-/* Scratch a channel lends placement: one tier channel per tier, two bounce buffers, and hooks
- * into the channel, which may have writes of its own in flight on those tier channels. */
+/* Scratch a channel lends placement: one tier channel per tier, and hooks into the channel,
+ * which may have writes of its own in flight on those tier channels. */
 typedef struct st_io {
     kvt_tier_channel_t *tc[KVT_MAX_TIERS];
-    void *bounce[2];
     /* run one I/O on tc[k] to completion, handing the channel any other completion */
     kvt_status_t (*run)(struct st_io *io, uint32_t k, kvt_tier_io_t *x);
     /* reap the channel's writes in flight (every wait calls it: others may wait for them) */
@@ -116,21 +123,35 @@ typedef struct st_io {
     /* start the write of the accessed block of a PUT into tier k (pend already set); false:
      * write it synchronously instead */
     bool (*write_async)(struct st_io *io, uint32_t k, uint32_t id, const st_data_t *d);
-    uint32_t nwrites; /* the channel's writes in flight */
+    /* a free move buffer (block_bytes) for a victim's bytes, waiting for one of the channel's
+     * demotions in flight to land while all are taken; NULL only when out of memory */
+    void *(*move_buf)(struct st_io *io);
+    /* give back a move buffer that no write took */
+    void (*move_buf_put)(struct st_io *io, void *buf);
+    /* start the demotion write of id into tier k (pend already set) from d->buf, a move
+     * buffer, which the write owns until it lands: then valid is set, pend cleared, the
+     * demotion counted and the buffer freed */
+    void (*demote_async)(struct st_io *io, uint32_t k, uint32_t id, const st_data_t *d);
+    uint32_t nwrites; /* the channel's writes in flight (PUTs' own blocks and demotions) */
 } st_io_t;
 
 /*
  * An access of block id (pinned by the caller), as the replay engine applies it: the lower
  * tiers holding it are touched, the top tier hits or admits it, and victims cascade down. The
- * moves the decisions imply run here, on the caller's thread, synchronously through io (no other
- * I/O of io in flight). `data` is the block's content when the caller has it (a PUT, a
- * promotion; is_put for the counters): written into the top tier when the policy holds the
- * block there and the tier does not; without it (buf NULL) a block the top tier does not hold
- * is not admitted. Returns the tier the data was written to (or is being written to by another
- * thread), or -1.
+ * moves the decisions imply run here, on the caller's thread, through io (no GET of io in
+ * flight): victims are read synchronously into move buffers, the demotions' writes go in
+ * flight (io->demote_async) and land later. `data` is the block's content when the caller has
+ * it (a PUT, a promotion; is_put for the counters): written into the top tier when the policy
+ * holds the block there and the tier does not; without it (buf NULL) a block the top tier does
+ * not hold is not admitted. Returns the tier the data was written to (or is being written to by
+ * another thread), or -1.
  */
 int kvt_store_access(kvt_store_t *s, st_io_t *io, uint32_t id, const kvt_access_t *a,
                      const st_data_t *data, bool is_put);
+
+/* Wait until no write of id is in flight (pend clear), reaping the channel's own writes
+ * meanwhile: a block whose only copy is on its way into a tier is read once it has landed. */
+void kvt_store_wait_landed(kvt_store_t *s, st_io_t *io, uint32_t id);
 
 /* Hits of blocks held by the top tier, applied in one pass per tier (ids stay pinned). */
 void kvt_store_apply_hits(kvt_store_t *s, const uint32_t *ids, const kvt_access_t *acc, size_t n);
