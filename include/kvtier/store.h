@@ -41,8 +41,7 @@ typedef struct kvt_store_opts {
                                        "belady" needs the future and is refused */
     uint32_t block_tokens;          /* tokens per block (default 16) */
     uint64_t block_bytes;           /* required: the largest payload of one block; a tier holds
-                                       capacity_bytes / (block_bytes + header) blocks (nvme and
-                                       pfs: the record rounded up to 4 KiB) */
+                                       kvt_tier_capacity_blocks(tier, block_bytes) blocks */
     const kvt_node_desc_t *node;    /* optional: with model, tiers whose fetch of one block is
                                        slower than recomputing it receive no demotions */
     const kvt_model_t *model;       /* optional, see node */
@@ -56,7 +55,30 @@ typedef struct kvt_store_opts {
                                        once, each holding its victim's bytes in a buffer of
                                        block_bytes allocated on first use (default 32; at
                                        least 2; beyond that the cascade waits for one) */
+    const uint64_t *tier_blocks;    /* optional, ntiers entries: at most this many blocks in
+                                       each tier (0: all it holds). With tiers opened large
+                                       enough, the store places exactly as a node replay with
+                                       these capacities in blocks (kvt_store_stats shows the
+                                       capacities used). */
 } kvt_store_opts_t;
+
+/*
+ * The store's tiers from a node description (kvtier/node.h, the format `kvtier replay --node`
+ * reads): each tier of the node that has a backend here (dram, cxl, nvme, pfs; in the node's
+ * order) becomes a configuration of the node's capacity, and its budget in blocks of
+ * block_bytes the one the node replay gives it (capacity_bytes / block_bytes), for
+ * kvt_store_opts_t.tier_blocks. A tier's own overheads (headers, slot sizes, sectors, a
+ * compaction spare) may make it hold a little less: the store then uses what it holds. hbm (the engine's
+ * own memory) and pool (no backend yet) are skipped and counted in *skipped_p. nvme lives in
+ * nvme_dir and pfs in pfs_dir (both required when the node has those tiers; the strings must
+ * outlive the configurations). cfg and blocks hold KVT_MAX_TIERS entries; *n_p receives how
+ * many were filled. err names the tier that cannot be configured.
+ */
+KVT_API kvt_status_t kvt_store_tiers_from_node(const kvt_node_desc_t *node, uint64_t block_bytes,
+                                               const char *nvme_dir, const char *pfs_dir,
+                                               kvt_tier_config_t *cfg, uint64_t *blocks,
+                                               uint32_t *n_p, uint32_t *skipped_p,
+                                               kvt_error_t *err);
 
 KVT_API void kvt_store_opts_init(kvt_store_opts_t *opts);
 

@@ -245,11 +245,15 @@ int kvt_bench_replay(const kvt_bench_replay_cli_t *c)
     }
     uint64_t payload = scaled_payload(exact, t, n, in, scratch.path);
     kvt_tier_config_t cfg[KVT_MAX_TIERS];
+    uint64_t budget[KVT_MAX_TIERS];
     for (size_t i = 0; i < n; i++) {
         kvt_tier_config_init(&cfg[i], t[i].backend);
-        uint64_t rec = payload + KVT_BLOCK_HEADER_BYTES;
-        rec = storage(t[i].backend) ? round4k(rec) : rec;
-        cfg[i].capacity_bytes = t[i].blocks * rec;
+        /* room for the node's blocks plus the tier's own overheads (a descriptor sector, slot
+           size classes up to 20 %, a compaction spare): the store is then capped at exactly the
+           node's blocks (tier_blocks), so it places as the node replay does */
+        uint64_t rec = round4k(payload + KVT_BLOCK_HEADER_BYTES) + 4096;
+        cfg[i].capacity_bytes = t[i].blocks * rec / 4 * 5 + 2 * cfg[i].segment_bytes;
+        budget[i] = t[i].blocks;
         cfg[i].max_record_bytes = round4k(payload + KVT_BLOCK_HEADER_BYTES);
         cfg[i].dir = storage(t[i].backend) ? t[i].dir : NULL;
         char pwhy[512];
@@ -266,6 +270,7 @@ int kvt_bench_replay(const kvt_bench_replay_cli_t *c)
     so.policy = policy;
     so.block_tokens = in->block_tokens;
     so.block_bytes = payload;
+    so.tier_blocks = budget;
     st = kvt_store_create(&so, &store, &err);
     if (st != KVT_OK) {
         kvt_cli_error(V, "%s", err.message);

@@ -308,6 +308,9 @@ kvt_status_t kvt_store_create(const kvt_store_opts_t *user, kvt_store_t **store_
             goto fail;
         }
         t->cap = kvt_tier_capacity_blocks(t->tier, o.block_bytes);
+        if (o.tier_blocks != NULL && o.tier_blocks[k] != 0 && o.tier_blocks[k] < t->cap) {
+            t->cap = o.tier_blocks[k];
+        }
         t->skipped = k > 0 && tier_not_worth(&o, c->kind);
         total += t->cap;
         if (ops == &kvt_policy_predictive) {

@@ -977,6 +977,93 @@ static bool replay_agrees(kvt_tier_kind_t lower, uint32_t move_buffers, uint32_t
     return true;
 }
 
+/*
+ * A node description -> the store's tiers. The node (JSON below): hbm 1 GB, dram 4 MiB,
+ * nvme 64 MiB, pool 1 GB, pfs 16 MiB. With blocks of 64 KiB: hbm and pool are skipped (2),
+ * dram -> 4 MiB / 64 KiB = 64 blocks, nvme -> 1024, pfs -> 256, in the node's order, nvme and
+ * pfs in the directories given. The store then caps each policy at those budgets or at what the
+ * tier holds, whichever is less: dram's arena charges the 128-byte header against the bytes,
+ * floor(4 MiB / (64 KiB + 128)) = 63; nvme keeps one 4 MiB segment of 16 spare and spends a
+ * 4 KiB descriptor per record: 15 x floor((4 MiB - 4 KiB) / 68 KiB) = 15 x 60 = 900; pfs
+ * charges header + payload: floor(16 MiB / (64 KiB + 128)) = 255. A budget below what a tier
+ * holds is taken as it is (tier_blocks = 10 for dram: 10).
+ */
+static void test_tiers_from_node(void **state)
+{
+    (void)state;
+    char path[300], nvme[300], pfs[300];
+    snprintf(path, sizeof(path), "%s/node.json", g_tmp);
+    snprintf(nvme, sizeof(nvme), "%s/nvme", g_tmp);
+    snprintf(pfs, sizeof(pfs), "%s/pfs", g_tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+#define TIER "{\"kind\": \"%s\", \"capacity\": \"%s\", \"read_GBps\": 10, " \
+             "\"write_GBps\": 10, \"latency_us\": 1, \"layerwise\": true}%s"
+    fprintf(f, "{\"name\": \"small\", \"gpu\": \"h100-sxm\", \"instances\": 1, "
+               "\"model\": \"llama-3.1-8b\", \"tiers\": [");
+    fprintf(f, TIER, "hbm", "1G", ",");
+    fprintf(f, TIER, "dram", "4Mi", ",");
+    fprintf(f, TIER, "nvme", "64Mi", ",");
+    fprintf(f, TIER, "pool", "1G", ",");
+    fprintf(f, TIER, "pfs", "16Mi", "]}\n");
+#undef TIER
+    fclose(f);
+    kvt_node_desc_t node;
+    kvt_error_t err;
+    if (kvt_node_load(path, &node, &err) != KVT_OK) {
+        fail_msg("%s", err.message);
+    }
+    kvt_tier_config_t cfg[KVT_MAX_TIERS];
+    uint64_t blocks[KVT_MAX_TIERS];
+    uint32_t n = 0, skipped = 0;
+    const uint64_t bb = 64u << 10;
+    assert_int_equal(kvt_store_tiers_from_node(&node, bb, nvme, pfs, cfg, blocks, &n, &skipped,
+                                               &err),
+                     KVT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(skipped, 2);
+    assert_int_equal(cfg[0].kind, KVT_TIER_DRAM);
+    assert_int_equal(cfg[1].kind, KVT_TIER_NVME);
+    assert_int_equal(cfg[2].kind, KVT_TIER_PFS);
+    assert_int_equal(blocks[0], 64);
+    assert_int_equal(blocks[1], 1024);
+    assert_int_equal(blocks[2], 256);
+    assert_string_equal(cfg[1].dir, nvme);
+    assert_string_equal(cfg[2].dir, pfs);
+    assert_int_equal(cfg[0].capacity_bytes, 4u << 20);
+    /* without directories the storage tiers cannot be configured */
+    assert_int_equal(kvt_store_tiers_from_node(&node, bb, NULL, pfs, cfg, blocks, &n, NULL, &err),
+                     KVT_ERR_INVALID);
+    assert_non_null(strstr(err.message, "nvme"));
+    assert_int_equal(kvt_store_tiers_from_node(&node, bb, nvme, pfs, cfg, blocks, &n, NULL, &err),
+                     KVT_OK);
+
+    cfg[1].segment_bytes = 4u << 20;
+    kvt_store_opts_t o;
+    kvt_store_opts_init(&o);
+    o.tiers = cfg;
+    o.ntiers = n;
+    o.block_bytes = bb;
+    o.tier_blocks = blocks;
+    kvt_store_t *s;
+    if (kvt_store_create(&o, &s, &err) != KVT_OK) {
+        fail_msg("%s", err.message);
+    }
+    kvt_store_stats_t st;
+    kvt_store_stats(s, &st);
+    assert_int_equal(st.ntiers, 3);
+    assert_int_equal(st.tiers[0].capacity_blocks, 63);
+    assert_int_equal(st.tiers[1].capacity_blocks, 900);
+    assert_int_equal(st.tiers[2].capacity_blocks, 255);
+    kvt_store_destroy(s);
+
+    blocks[0] = 10;
+    assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
+    kvt_store_stats(s, &st);
+    assert_int_equal(st.tiers[0].capacity_blocks, 10);
+    kvt_store_destroy(s);
+}
+
 static void test_replay_agrees(void **state)
 {
     (void)state;
@@ -995,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_restart),      cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_policies),     cmocka_unit_test(test_threads),
         cmocka_unit_test(test_replay_agrees),
+        cmocka_unit_test(test_tiers_from_node),
     };
     if (getenv("KVT_TEST_FILTER") != NULL) {
         cmocka_set_test_filter(getenv("KVT_TEST_FILTER"));
