@@ -467,7 +467,7 @@ kvt_status_t kvt_jp_skip(kvt_jp_t *p)
     bool first[KVT_JP_MAX_DEPTH];
     size_t depth = 0;
     kvt_status_t st;
-    kvt_jp_kind_t kind;
+    kvt_jp_kind_t kind = KVT_JP_OBJECT; /* set by kvt_jp_peek; initialised for -O3 flow analysis */
     double v;
     bool more;
 
