@@ -108,6 +108,31 @@ static bool tier_cfg(kvt_tier_config_t *c, kvt_tier_kind_t kind, uint64_t blocks
     return true;
 }
 
+/* A store of LRU over a DRAM tier of `top` blocks above a `lower` tier of `below` blocks (BB
+ * each), and a channel; false (and a message) when the lower tier is unavailable here. */
+static bool open_two(kvt_tier_kind_t lower, uint64_t top, uint64_t below, const char *tag,
+                     kvt_store_t **s_p, kvt_store_channel_t **ch_p)
+{
+    kvt_tier_config_t c[2];
+    char d0[300], d1[300];
+    if (!tier_cfg(&c[0], KVT_TIER_DRAM, top, d0, sizeof(d0), tag) ||
+        !tier_cfg(&c[1], lower, below, d1, sizeof(d1), tag)) {
+        return false;
+    }
+    kvt_store_opts_t o;
+    kvt_store_opts_init(&o);
+    o.tiers = c;
+    o.ntiers = 2;
+    o.block_bytes = BB;
+    kvt_error_t err = {0};
+    if (kvt_store_create(&o, s_p, &err) != KVT_OK) {
+        fail_msg("store: %s", err.message);
+    }
+    assert_int_equal(kvt_store_channel_open(*s_p, ch_p), KVT_OK);
+    return true;
+}
+
+
 static kvt_status_t put(kvt_store_channel_t *ch, uint64_t i, int *tier_p)
 {
     unsigned char buf[BB];
@@ -321,23 +346,12 @@ static void test_two_tiers(void **state)
 
 static void get_batch(kvt_tier_kind_t lower)
 {
-    kvt_tier_config_t c[2];
-    char d0[300], d1[300];
-    if (!tier_cfg(&c[0], KVT_TIER_DRAM, 4, d0, sizeof(d0), "batch") ||
-        !tier_cfg(&c[1], lower, 64, d1, sizeof(d1), "batch")) {
+    kvt_store_t *s;
+    kvt_store_channel_t *ch;
+    if (!open_two(lower, 4, 64, "batch", &s, &ch)) {
         return;
     }
     print_message("get batch: dram + %s\n", kvt_tier_kind_name(lower));
-    kvt_store_opts_t o;
-    kvt_store_opts_init(&o);
-    o.tiers = c;
-    o.ntiers = 2;
-    o.block_bytes = BB;
-    kvt_store_t *s;
-    kvt_error_t err = {0};
-    assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
-    kvt_store_channel_t *ch;
-    assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
     /* LRU, 4 blocks on top: after puts 0..41, 38..41 are on top, 0..37 in tier 1 */
     for (uint64_t i = 0; i < 42; i++) {
         assert_int_equal(put(ch, i, NULL), KVT_OK);
@@ -497,23 +511,12 @@ static void test_batches(void **state)
 
 static void restart(kvt_tier_kind_t kind)
 {
-    kvt_tier_config_t c[2];
-    char d0[300], d1[300];
-    if (!tier_cfg(&c[0], KVT_TIER_DRAM, 2, d0, sizeof(d0), "restart") ||
-        !tier_cfg(&c[1], kind, 16, d1, sizeof(d1), "restart")) {
+    kvt_store_t *s;
+    kvt_store_channel_t *ch;
+    if (!open_two(kind, 2, 16, "restart", &s, &ch)) {
         return;
     }
     print_message("restart: dram + %s\n", kvt_tier_kind_name(kind));
-    kvt_store_opts_t o;
-    kvt_store_opts_init(&o);
-    o.tiers = c;
-    o.ntiers = 2;
-    o.block_bytes = BB;
-    kvt_store_t *s;
-    kvt_error_t err = {0};
-    assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
-    kvt_store_channel_t *ch;
-    assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
     /* 2 blocks on top: 0, 1, 2 go down; 3, 4 stay in DRAM and die with the process */
     for (uint64_t i = 0; i < 5; i++) {
         assert_int_equal(put(ch, i, NULL), KVT_OK);
@@ -521,7 +524,7 @@ static void restart(kvt_tier_kind_t kind)
     kvt_store_channel_close(ch);
     kvt_store_destroy(s);
 
-    assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
+    assert_true(open_two(kind, 2, 16, "restart", &s, &ch)); /* the same directories */
     kvt_key_t chain[5];
     uint8_t tiers[5];
     for (int i = 0; i < 5; i++) {
@@ -532,7 +535,6 @@ static void restart(kvt_tier_kind_t kind)
     assert_int_equal(tiers[1], 1);
     assert_int_equal(tiers[2], 1);
     assert_int_equal(where(s, 3), -1);
-    assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
     assert_int_equal(get(ch, 1), 1);
     assert_int_equal(get(ch, 2), 1);
     kvt_store_stats_t st;
