@@ -66,7 +66,7 @@ typedef struct kvt_tier_io {
                               GET: key in; full header out */
     void *buf;
     size_t len;
-    kvt_status_t status;   /* KVT_INPROGRESS from submit until the tier completes it */
+    kvt_status_t status;   /* KVT_INPROGRESS from submit until poll returns the io */
     void *user;            /* caller's, untouched */
     uint64_t priv[8];      /* tier scratch */
 } kvt_tier_io_t;
