@@ -130,6 +130,20 @@ KVT_API void kvt_tier_info(kvt_tier_t *tier, kvt_tier_info_t *info);
  */
 KVT_API uint64_t kvt_tier_capacity_blocks(kvt_tier_t *tier, uint64_t payload_bytes);
 
+/* A contiguous range of host memory that holds a tier's blocks. */
+typedef struct kvt_tier_region {
+    void *base;
+    size_t len;
+} kvt_tier_region_t;
+
+/*
+ * The memory a memory tier (dram, cxl) keeps its blocks in, for a GPU path to register once
+ * (cudaHostRegister) so copies to and from the GPU run from pinned memory: writes up to max
+ * regions and returns how many the tier has (0 for tiers that are not host memory). The ranges
+ * stay valid until kvt_tier_close.
+ */
+KVT_API size_t kvt_tier_regions(kvt_tier_t *tier, kvt_tier_region_t *out, size_t max);
+
 KVT_END_DECLS
 
 #endif

@@ -418,6 +418,17 @@ uint64_t kvt_mem_tier_records(void *ctx, uint64_t payload_bytes)
     return by_bytes < by_slots ? by_bytes : by_slots;
 }
 
+size_t kvt_mem_tier_regions(void *ctx, kvt_tier_region_t *out, size_t max)
+{
+    kvt_arena_region_t r[4];
+    size_t n = kvt_arena_regions(((kvt_mem_tier_t *)ctx)->arena, r, 4);
+    for (size_t i = 0; i < n && i < max; i++) {
+        out[i].base = r[i].base;
+        out[i].len = r[i].len;
+    }
+    return n;
+}
+
 kvt_arena_t *kvt_mem_tier_arena(void *ctx)
 {
     return ((kvt_mem_tier_t *)ctx)->arena;

@@ -190,6 +190,11 @@ uint64_t kvt_tier_capacity_blocks(kvt_tier_t *tier, uint64_t payload_bytes)
     return tier->ops->records(tier->ctx, payload_bytes);
 }
 
+size_t kvt_tier_regions(kvt_tier_t *tier, kvt_tier_region_t *out, size_t max)
+{
+    return tier->ops->regions != NULL ? tier->ops->regions(tier->ctx, out, max) : 0;
+}
+
 void kvt_tier_info(kvt_tier_t *tier, kvt_tier_info_t *info)
 {
     memset(info, 0, sizeof(*info));

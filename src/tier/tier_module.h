@@ -32,6 +32,8 @@ typedef struct kvt_tier_ops {
     /* How many records of payload_bytes an empty tier holds: what a policy over this tier may
      * count on, with this backend's headers, slots, alignment and reserve taken into account. */
     uint64_t (*records)(void *ctx, uint64_t payload_bytes);
+    /* Optional (NULL: the tier is not host memory, 0 regions): the ranges holding blocks. */
+    size_t (*regions)(void *ctx, kvt_tier_region_t *out, size_t max);
 } kvt_tier_ops_t;
 
 /* The built-in backends (tier.c's table). */

@@ -124,6 +124,40 @@ static void test_large_blocks(void **state)
     kvt_tier_close(t);
 }
 
+/*
+ * Pinned-ready memory: a memory tier names the host memory its blocks live in (what a GPU path
+ * registers once), and a block put into it is found there, byte for byte; storage tiers have no
+ * such memory (0 regions).
+ */
+static void test_regions(void **state)
+{
+    suite_t *s = *state;
+    kvt_tier_t *t = open_tier(s, 16u << 20);
+    kvt_tier_channel_t *c;
+    assert_int_equal(kvt_tier_channel_open(t, &c), KVT_OK);
+    const size_t len = 65536;
+    assert_int_equal(fx_put(c, fx_key(77), len), KVT_OK);
+    kvt_tier_region_t r[4];
+    size_t n = kvt_tier_regions(t, r, 4);
+    if (s->kind == KVT_TIER_NVME || s->kind == KVT_TIER_PFS) {
+        assert_int_equal(n, 0);
+    } else {
+        assert_true(n >= 1 && n <= 4);
+        unsigned char *want = malloc(len);
+        fx_fill(fx_key(77), want, len);
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++) {
+            assert_non_null(r[i].base);
+            assert_true(r[i].len >= len);
+            found = memmem(r[i].base, r[i].len, want, len) != NULL;
+        }
+        assert_true(found);
+        free(want);
+    }
+    kvt_tier_channel_close(c);
+    kvt_tier_close(t);
+}
+
 static void test_miss_and_small_buffer(void **state)
 {
     suite_t *s = *state;
@@ -392,6 +426,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_prestate_setup_teardown(test_round_trip, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_large_blocks, setup, teardown, s),
+            cmocka_unit_test_prestate_setup_teardown(test_regions, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_miss_and_small_buffer, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_duplicate_and_remove, setup, teardown, s),
             cmocka_unit_test_prestate_setup_teardown(test_capacity_and_reclaim, setup, teardown, s),
