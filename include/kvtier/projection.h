@@ -53,6 +53,16 @@ typedef struct kvt_proj_result {
 KVT_API double kvt_prefill_flops(const kvt_model_t *model, uint64_t new_tokens,
                                  uint64_t cached_tokens);
 
+/* Seconds to fetch `bytes` from tier t into one instance's GPU: its latency plus the bytes at its
+ * read bandwidth (one fetch, not pipelined). */
+KVT_API double kvt_tier_fetch_seconds(const kvt_tier_desc_t *t, double bytes);
+
+/* Seconds a GPU takes to prefill `tokens` new tokens of model from scratch, at the projection's
+ * default efficiency (kvt_proj_opts_init) of the GPU's bf16 peak: the recompute cost a cached
+ * block saves. */
+KVT_API double kvt_recompute_seconds(const kvt_model_t *model, const kvt_gpu_spec_t *gpu,
+                                     uint64_t tokens);
+
 /* Project reqs (in arrival order). Fails with KVT_ERR_INVALID naming a missing option. */
 KVT_API kvt_status_t kvt_project(const kvt_proj_request_t *reqs, size_t n,
                                  const kvt_proj_opts_t *opts, kvt_proj_result_t *result_p,

@@ -300,6 +300,18 @@ static double quantile(const double *sorted, size_t n, unsigned pct)
     return sorted[rank - 1];
 }
 
+double kvt_tier_fetch_seconds(const kvt_tier_desc_t *t, double bytes)
+{
+    return t->latency_us * 1e-6 + bytes / (t->read_GBps * 1e9);
+}
+
+double kvt_recompute_seconds(const kvt_model_t *model, const kvt_gpu_spec_t *gpu, uint64_t tokens)
+{
+    kvt_proj_opts_t po;
+    kvt_proj_opts_init(&po);
+    return kvt_prefill_flops(model, tokens, 0) / (po.efficiency * gpu->bf16_tflops * 1e12);
+}
+
 kvt_status_t kvt_project(const kvt_proj_request_t *reqs, size_t n, const kvt_proj_opts_t *opts,
                          kvt_proj_result_t *result_p, kvt_error_t *err)
 {
@@ -350,7 +362,7 @@ kvt_status_t kvt_project(const kvt_proj_request_t *reqs, size_t n, const kvt_pro
                 continue;
             }
             const kvt_tier_desc_t *t = &node->tiers[k];
-            double f = t->latency_us * 1e-6 + (double)q->hit_tokens[k] * kvb / (t->read_GBps * 1e9);
+            double f = kvt_tier_fetch_seconds(t, (double)q->hit_tokens[k] * kvb);
             if (t->layerwise) {
                 f_layer += f;
             } else {

@@ -465,13 +465,10 @@ kvt_status_t kvt_node_replay_run(const kvt_trace_t *trace, const kvt_node_replay
         r.tiers[k].capacity_blocks = cfg.capacity;
         if (k > 0) {
             const kvt_tier_desc_t *d = &o.node->tiers[k];
-            r.tiers[k].fetch_s = d->latency_us * 1e-6 + (double)block_bytes / (d->read_GBps * 1e9);
+            r.tiers[k].fetch_s = kvt_tier_fetch_seconds(d, (double)block_bytes);
         }
         if (o.model != NULL && o.node->gpu != NULL) {
-            kvt_proj_opts_t po;
-            kvt_proj_opts_init(&po);
-            r.tiers[k].recompute_s = kvt_prefill_flops(o.model, in->block_tokens, 0) /
-                                     (po.efficiency * o.node->gpu->bf16_tflops * 1e12);
+            r.tiers[k].recompute_s = kvt_recompute_seconds(o.model, o.node->gpu, in->block_tokens);
             e.t[k].skipped = r.tiers[k].skipped =
                 k > 0 && r.tiers[k].fetch_s >= r.tiers[k].recompute_s;
             if (o.hold_cost && o.node->gpu->usd_per_hour > 0) {

@@ -147,12 +147,8 @@ static bool tier_not_worth(const kvt_store_opts_t *o, kvt_tier_kind_t kind)
         if (d->kind != kind || d->read_GBps <= 0) {
             continue;
         }
-        kvt_proj_opts_t po;
-        kvt_proj_opts_init(&po);
-        double fetch = d->latency_us * 1e-6 + (double)o->block_bytes / (d->read_GBps * 1e9);
-        double recompute = kvt_prefill_flops(o->model, o->block_tokens, 0) /
-                           (po.efficiency * o->node->gpu->bf16_tflops * 1e12);
-        return fetch >= recompute;
+        return kvt_tier_fetch_seconds(d, (double)o->block_bytes) >=
+               kvt_recompute_seconds(o->model, o->node->gpu, o->block_tokens);
     }
     return false;
 }
