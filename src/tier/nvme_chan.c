@@ -597,6 +597,21 @@ static void reap(nvme_chan_t *c, bool wait)
 
 /* ---- the ops entries ---- */
 
+/* Free what nvme_chan_open allocated (the ring is the caller's): slots, their bounce buffers
+ * and hash states, the free list, the channel. */
+static void chan_free(nvme_chan_t *c)
+{
+    if (c->slots != NULL) {
+        for (uint32_t i = 0; i < c->qd; i++) {
+            free(c->slots[i].buf);
+            XXH3_freeState(c->slots[i].hash);
+        }
+    }
+    free(c->slots);
+    free(c->free_slots);
+    free(c);
+}
+
 kvt_status_t nvme_chan_open(void *ctx, void **chan_p)
 {
     nvme_tier_t *t = ctx;
@@ -647,15 +662,7 @@ kvt_status_t nvme_chan_open(void *ctx, void **chan_p)
     return KVT_OK;
 
 err_alloc:
-    if (c->slots != NULL) {
-        for (uint32_t i = 0; i < c->qd; i++) {
-            free(c->slots[i].buf);
-            XXH3_freeState(c->slots[i].hash);
-        }
-    }
-    free(c->slots);
-    free(c->free_slots);
-    free(c);
+    chan_free(c);
     return KVT_ERR_NO_MEMORY;
 }
 
@@ -669,13 +676,7 @@ void nvme_chan_close(void *chan)
         reap(c, true);
     }
     io_uring_queue_exit(&c->ring);
-    for (uint32_t i = 0; i < c->qd; i++) {
-        free(c->slots[i].buf);
-        XXH3_freeState(c->slots[i].hash);
-    }
-    free(c->slots);
-    free(c->free_slots);
-    free(c);
+    chan_free(c);
 }
 
 kvt_status_t nvme_chan_submit(void *chan, kvt_tier_io_t *io)
