@@ -15,23 +15,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #define PROMPTS 500
 #define BLOCKS  2000
 #define BT      16
 #define RUNS    1000
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The peer: separate chaining with malloc'd nodes. */
 typedef struct node {

@@ -13,12 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench_util.h"
 
 /* Repeat fn over the catalog until at least min_s seconds passed; returns seconds per pass. */
 #define TIMED(min_s, passes_p, body)                                                               \

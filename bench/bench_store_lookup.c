@@ -12,22 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #define N      200000u
 #define CHAIN  2000u
 #define ROUNDS 400
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef size_t (*lookup_fn)(void *obj, const kvt_key_t *chain, size_t n, uint8_t *tiers);
 
