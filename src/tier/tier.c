@@ -138,10 +138,11 @@ kvt_status_t kvt_tier_submit(kvt_tier_channel_t *chan, kvt_tier_io_t *io)
     if (io->buf == NULL || (io->op != KVT_TIER_PUT && io->op != KVT_TIER_GET)) {
         return KVT_ERR_INVALID;
     }
-    if (io->op == KVT_TIER_PUT &&
-        (io->len != io->meta.payload_bytes ||
-         io->len + KVT_BLOCK_HEADER_BYTES > chan->tier->max_record_bytes)) {
-        return io->len != io->meta.payload_bytes ? KVT_ERR_INVALID : KVT_ERR_DOES_NOT_FIT;
+    if (io->op == KVT_TIER_PUT && io->len != io->meta.payload_bytes) {
+        return KVT_ERR_INVALID;
+    }
+    if (io->op == KVT_TIER_PUT && io->len + KVT_BLOCK_HEADER_BYTES > chan->tier->max_record_bytes) {
+        return KVT_ERR_DOES_NOT_FIT;
     }
     io->status = KVT_INPROGRESS;
     return chan->tier->ops->submit(chan->chan, io);
