@@ -180,6 +180,8 @@ static kvt_status_t mkdirs(const char *dir, kvt_error_t *err)
     return KVT_OK;
 }
 
+/* Free what nvme_open built, at any stage: every field is NULL (or fd -1) until it is set, so
+   open's error paths and close share this one function. */
 static void tier_free(nvme_tier_t *t)
 {
     if (t->seg != NULL) {
@@ -190,7 +192,9 @@ static void tier_free(nvme_tier_t *t)
         }
     }
     free(t->seg);
-    nvme_index_fini(&t->index);
+    if (t->index_ready) {
+        nvme_index_fini(&t->index);
+    }
     pthread_mutex_destroy(&t->space_lock);
     pthread_cond_destroy(&t->space_cond);
     free(t->cbuf);
@@ -272,26 +276,19 @@ static kvt_status_t nvme_open(const kvt_tier_config_t *cfg, void **ctx_p, kvt_er
     t->open_seg = -1;
     t->dir = strdup(cfg->dir);
     t->seg = calloc(nseg, sizeof(*t->seg));
+    if (t->seg != NULL) {
+        for (uint32_t i = 0; i < t->nseg; i++) {
+            t->seg[i].fd = -1;
+        }
+    }
     size_t cbuf_len = max_rec > RECOVERY_CHUNK ? (size_t)max_rec : RECOVERY_CHUNK;
-    if (t->dir == NULL || t->seg == NULL || posix_memalign(&t->cbuf, NVME_SECTOR, cbuf_len) != 0) {
+    if (posix_memalign(&t->cbuf, NVME_SECTOR, cbuf_len) != 0) {
         t->cbuf = NULL;
-        free(t->dir);
-        free(t->seg);
-        pthread_mutex_destroy(&t->space_lock);
-        pthread_cond_destroy(&t->space_cond);
-        free(t);
-        return kvt_error_set(err, KVT_ERR_NO_MEMORY, "nvme: out of memory");
     }
-    for (uint32_t i = 0; i < t->nseg; i++) {
-        t->seg[i].fd = -1;
-    }
-    if (nvme_index_init(&t->index) != KVT_OK) {
-        free(t->cbuf);
-        free(t->dir);
-        free(t->seg);
-        pthread_mutex_destroy(&t->space_lock);
-        pthread_cond_destroy(&t->space_cond);
-        free(t);
+    t->index_ready = t->dir != NULL && t->seg != NULL && t->cbuf != NULL &&
+                     nvme_index_init(&t->index) == KVT_OK;
+    if (!t->index_ready) {
+        tier_free(t);
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "nvme: out of memory");
     }
     for (uint32_t i = 0; i < t->nseg; i++) {

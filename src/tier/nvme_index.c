@@ -25,6 +25,8 @@
 
 #define MIN_CAP 64
 
+/* On failure nothing is left to free: the tables allocated so far are freed (and their
+   pointers cleared), every lock destroyed. */
 kvt_status_t nvme_index_init(nvme_index_t *ix)
 {
     for (size_t i = 0; i < NVME_SHARDS; i++) {
@@ -34,6 +36,7 @@ kvt_status_t nvme_index_init(nvme_index_t *ix)
             for (size_t j = 0; j < i; j++) {
                 pthread_mutex_destroy(&ix->shard[j].lock);
                 free(ix->shard[j].e);
+                ix->shard[j].e = NULL;
             }
             return KVT_ERR_NO_MEMORY;
         }

@@ -105,6 +105,7 @@ typedef struct nvme_tier {
     bool durable;
     nvme_seg_t *seg;
     nvme_index_t index;
+    bool index_ready;           /* index initialised (tier_free finalises it only then) */
 
     pthread_mutex_t space_lock; /* open segment, free list, compaction */
     pthread_cond_t space_cond;  /* broadcast when a segment's last append in flight completes */
