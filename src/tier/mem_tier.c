@@ -2,7 +2,7 @@
  * The memory tiers (DRAM, CXL): records in an arena, found through a sharded key map.
  *
  * Data path. A put is one memcpy of the payload into an arena slot; the header is not written
- * next to it but kept, as given, in the key map's entry (no checksum is computed or checked:
+ * next to it but kept, as given, in the key map's record (no checksum is computed or checked:
  * the bytes never leave this process's memory, and hashing would halve the copy rate). A get
  * is one memcpy out. Both are done inside submit: the io is appended to the channel's
  * completion ring and poll hands it back, setting its status then (the status is kept in the
@@ -10,9 +10,8 @@
  * ring has queue_depth places; a channel whose ring is full answers KVT_ERR_BUSY until it is
  * polled, as every tier does.
  *
- * Key map. 64 shards chosen by the key's high word, each an open-addressing table (linear
- * probing on the low word, backward-shift deletion, at most half full, doubled when needed)
- * under its own mutex. A lock is held only for a lookup or an insert -- never for a copy -- so
+ * Key map. 64 shards chosen by the key's high word, each a mem_map.c table (slim buckets in
+ * front of dense records: about 130 to 160 bytes per key, header included) under its own mutex. A lock is held only for a lookup or an insert -- never for a copy -- so
  * threads on different channels meet only when they touch the same shard at the same instant.
  *
  * Races. A put looks the key up, copies into a fresh slot outside any lock, then inserts; if
@@ -25,6 +24,7 @@
  * above decides what to evict.
  */
 #include "tier/mem_tier.h"
+#include "tier/mem_map.h"
 
 #include "common/error.h"
 
@@ -36,19 +36,10 @@
 #include <string.h>
 
 #define NSHARDS   64u
-#define SHARD_MIN 16u
-
-typedef struct entry {
-    kvt_block_meta_t meta; /* as the put gave it; meta.key is the key */
-    uint64_t off;          /* the payload's slot */
-    bool used;
-} entry_t;
 
 typedef struct shard {
     _Alignas(64) pthread_mutex_t lock;
-    entry_t *e;
-    size_t mask; /* capacity - 1 */
-    size_t count;
+    mem_map_t map;
 } shard_t;
 
 typedef struct kvt_mem_tier {
@@ -75,67 +66,6 @@ static uint64_t record_bytes(uint64_t payload)
 static shard_t *shard_of(kvt_mem_tier_t *t, kvt_key_t key)
 {
     return &t->shards[key.hi % NSHARDS];
-}
-
-/* The entry of key in s (lock held), or NULL. */
-static entry_t *find(const shard_t *s, kvt_key_t key)
-{
-    for (size_t j = (size_t)key.lo & s->mask; s->e[j].used; j = (j + 1) & s->mask) {
-        if (s->e[j].meta.key.lo == key.lo && s->e[j].meta.key.hi == key.hi) {
-            return &s->e[j];
-        }
-    }
-    return NULL;
-}
-
-static void place(entry_t *e, size_t mask, const entry_t *item)
-{
-    size_t j = (size_t)item->meta.key.lo & mask;
-    while (e[j].used) {
-        j = (j + 1) & mask;
-    }
-    e[j] = *item;
-}
-
-static kvt_status_t insert(shard_t *s, const kvt_block_meta_t *meta, uint64_t off)
-{
-    if ((s->count + 1) * 2 > s->mask + 1) {
-        size_t cap = (s->mask + 1) * 2;
-        entry_t *ne = calloc(cap, sizeof(*ne));
-        if (ne == NULL) {
-            return KVT_ERR_NO_MEMORY;
-        }
-        for (size_t i = 0; i <= s->mask; i++) {
-            if (s->e[i].used) {
-                place(ne, cap - 1, &s->e[i]);
-            }
-        }
-        free(s->e);
-        s->e = ne;
-        s->mask = cap - 1;
-    }
-    entry_t item = {.meta = *meta, .off = off, .used = true};
-    place(s->e, s->mask, &item);
-    s->count++;
-    return KVT_OK;
-}
-
-/* Empty bucket i and shift the run after it back (no tombstones). */
-static void erase(shard_t *s, entry_t *hole_e)
-{
-    size_t hole = (size_t)(hole_e - s->e);
-    s->e[hole].used = false;
-    for (size_t j = (hole + 1) & s->mask; s->e[j].used; j = (j + 1) & s->mask) {
-        size_t home = (size_t)s->e[j].meta.key.lo & s->mask;
-        /* move j into the hole unless its home lies cyclically in (hole, j] */
-        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-        if (!stays) {
-            s->e[hole] = s->e[j];
-            s->e[j].used = false;
-            hole = j;
-        }
-    }
-    s->count--;
 }
 
 static void format_bytes(uint64_t b, char *out, size_t len)
@@ -173,17 +103,15 @@ kvt_status_t kvt_mem_tier_open(const kvt_tier_config_t *cfg, const char *name, i
     }
     size_t i;
     for (i = 0; i < NSHARDS; i++) {
-        t->shards[i].e = calloc(SHARD_MIN, sizeof(entry_t));
-        if (t->shards[i].e == NULL) {
+        if (mem_map_init(&t->shards[i].map) != KVT_OK) {
             break;
         }
-        t->shards[i].mask = SHARD_MIN - 1;
         pthread_mutex_init(&t->shards[i].lock, NULL);
     }
     if (i < NSHARDS) {
         while (i-- > 0) {
             pthread_mutex_destroy(&t->shards[i].lock);
-            free(t->shards[i].e);
+            mem_map_fini(&t->shards[i].map);
         }
         kvt_arena_destroy(t->arena);
         free(t);
@@ -208,7 +136,7 @@ void kvt_mem_tier_close(void *ctx)
     }
     for (size_t i = 0; i < NSHARDS; i++) {
         pthread_mutex_destroy(&t->shards[i].lock);
-        free(t->shards[i].e);
+        mem_map_fini(&t->shards[i].map);
     }
     kvt_arena_destroy(t->arena);
     free(t);
@@ -236,7 +164,7 @@ static kvt_status_t do_put(kvt_mem_tier_t *t, const kvt_tier_io_t *io)
 {
     shard_t *s = shard_of(t, io->meta.key);
     pthread_mutex_lock(&s->lock);
-    bool present = find(s, io->meta.key) != NULL;
+    bool present = mem_map_find(&s->map, io->meta.key) != NULL;
     pthread_mutex_unlock(&s->lock);
     if (present) {
         return KVT_OK;
@@ -255,11 +183,11 @@ static kvt_status_t do_put(kvt_mem_tier_t *t, const kvt_tier_io_t *io)
     memcpy(kvt_arena_ptr(t->arena, off), io->buf, io->len);
 
     pthread_mutex_lock(&s->lock);
-    if (find(s, io->meta.key) != NULL) {
+    if (mem_map_find(&s->map, io->meta.key) != NULL) {
         st = KVT_OK; /* another channel stored the same key meanwhile */
         present = true;
     } else {
-        st = insert(s, &io->meta, off);
+        st = mem_map_insert(&s->map, &io->meta, off);
     }
     pthread_mutex_unlock(&s->lock);
     if (present || st != KVT_OK) {
@@ -275,7 +203,7 @@ static kvt_status_t do_get(kvt_mem_tier_t *t, kvt_tier_io_t *io)
 {
     shard_t *s = shard_of(t, io->meta.key);
     pthread_mutex_lock(&s->lock);
-    entry_t *e = find(s, io->meta.key);
+    const mem_rec_t *e = mem_map_find(&s->map, io->meta.key);
     if (e == NULL) {
         pthread_mutex_unlock(&s->lock);
         return KVT_ERR_NOT_FOUND;
@@ -332,14 +260,14 @@ kvt_status_t kvt_mem_tier_remove(void *ctx, kvt_key_t key)
     kvt_mem_tier_t *t = ctx;
     shard_t *s = shard_of(t, key);
     pthread_mutex_lock(&s->lock);
-    entry_t *e = find(s, key);
+    const mem_rec_t *e = mem_map_find(&s->map, key);
     if (e == NULL) {
         pthread_mutex_unlock(&s->lock);
         return KVT_ERR_NOT_FOUND;
     }
     uint64_t off = e->off;
     uint64_t rec = record_bytes(e->meta.payload_bytes);
-    erase(s, e);
+    mem_map_erase(&s->map, key);
     pthread_mutex_unlock(&s->lock);
     kvt_arena_release(t->arena, off); /* reused once no get still copies out of it */
     atomic_fetch_sub(&t->used_bytes, rec);
@@ -352,7 +280,7 @@ bool kvt_mem_tier_contains(void *ctx, kvt_key_t key)
     kvt_mem_tier_t *t = ctx;
     shard_t *s = shard_of(t, key);
     pthread_mutex_lock(&s->lock);
-    bool found = find(s, key) != NULL;
+    bool found = mem_map_find(&s->map, key) != NULL;
     pthread_mutex_unlock(&s->lock);
     return found;
 }
@@ -367,20 +295,21 @@ kvt_status_t kvt_mem_tier_scan(void *ctx, kvt_tier_scan_cb_t cb, void *arg)
     for (size_t i = 0; i < NSHARDS; i++) {
         shard_t *s = &t->shards[i];
         pthread_mutex_lock(&s->lock);
-        if (s->count > copy_cap) {
-            kvt_block_meta_t *grown = realloc(copy, s->count * sizeof(*copy));
+        if (s->map.count > copy_cap) {
+            kvt_block_meta_t *grown = realloc(copy, s->map.count * sizeof(*copy));
             if (grown == NULL) {
                 pthread_mutex_unlock(&s->lock);
                 free(copy);
                 return KVT_ERR_NO_MEMORY;
             }
             copy = grown;
-            copy_cap = s->count;
+            copy_cap = s->map.count;
         }
         size_t n = 0;
-        for (size_t j = 0; j <= s->mask; j++) {
-            if (s->e[j].used) {
-                copy[n++] = s->e[j].meta;
+        for (size_t j = 0; j <= s->map.mask; j++) {
+            const mem_rec_t *r = mem_map_at(&s->map, j);
+            if (r != NULL) {
+                copy[n++] = r->meta;
             }
         }
         pthread_mutex_unlock(&s->lock);
