@@ -50,6 +50,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_store_restore
 	@echo
+	@./$(BUILD)/bench/bench_store_meta
+	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 
 install: build

@@ -12,7 +12,6 @@
  */
 #include <kvtier/kvtier.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +22,6 @@
 #define NBLK   256u
 #define QD     32u
 #define ROUNDS 7
-
-static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static kvt_key_t key_of(uint32_t i)
 {
@@ -198,7 +189,7 @@ int main(void)
     nvme_cfg(&probe, d, 65536);
     if (kvt_tier_probe(&probe, why, sizeof(why)) != KVT_OK) {
         printf("store restore: skipped, no nvme tier here: %s\n", why);
-        nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        bench_rm_rf(root);
         return 0;
     }
     printf("store restore: one batch of %u GETs, blocks on the nvme tier only (%s), beside the "
@@ -230,7 +221,7 @@ int main(void)
         }
         free(bufs);
     }
-    nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    bench_rm_rf(root);
     if (errs != 0) {
         fprintf(stderr, "bench_store_restore: %llu reads failed or came from the wrong tier\n",
                 (unsigned long long)errs);
