@@ -114,8 +114,9 @@ typedef struct predictive {
     uint64_t *last_us;      /* per block: last access time */
     uint64_t *pf_us;        /* per block: last prefetch into this tier (0: none) */
     uint64_t pf_job;        /* the prefetch being placed: its request index + 1 */
-    uint8_t *reuses;        /* per block: earlier accesses, saturating */
-    uint32_t *first_session; /* per block: the first session that accessed it */
+    uint8_t *uses;          /* per block: earlier accesses (low 2 bits, saturating at 2) and the
+                             * sessions that used it (high 6 bits, saturating at 63) */
+    uint32_t *last_session; /* per block: the session of its last access */
     uint8_t *shared;        /* per block: a system prefix, or seen by a second session */
     uint32_t *sess_depth;   /* per session: requests seen */
     uint64_t nsessions;
@@ -160,8 +161,8 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->list_of = malloc(n * sizeof(*p->list_of));
     p->last_us = calloc(n, sizeof(*p->last_us));
     p->pf_us = calloc(n, sizeof(*p->pf_us));
-    p->reuses = calloc(n, 1);
-    p->first_session = malloc(n * sizeof(*p->first_session));
+    p->uses = calloc(n, 1);
+    p->last_session = malloc(n * sizeof(*p->last_session));
     p->shared = calloc(n, 1);
     p->state = calloc(n, 1);
     p->nkids = calloc(n, sizeof(uint32_t));
@@ -170,15 +171,15 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->sib_next = malloc(n * sizeof(uint32_t));
     p->sib_prev = malloc(n * sizeof(uint32_t));
     if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->pf_us == NULL ||
-        p->reuses == NULL ||
-        p->first_session == NULL || p->shared == NULL || p->state == NULL || p->nkids == NULL ||
+        p->uses == NULL ||
+        p->last_session == NULL || p->shared == NULL || p->state == NULL || p->nkids == NULL ||
         p->parent == NULL || p->child == NULL || p->sib_next == NULL || p->sib_prev == NULL ||
         !kvt_dlinks_init(&p->links, n)) {
         pv_destroy(p); /* frees whatever was allocated: p came zeroed */
         return KVT_ERR_NO_MEMORY;
     }
     memset(p->cls, 0xff, n * sizeof(*p->cls));
-    memset(p->first_session, 0xff, n * sizeof(*p->first_session));
+    memset(p->last_session, 0xff, n * sizeof(*p->last_session));
     memset(p->parent, 0xff, n * sizeof(uint32_t));
     memset(p->child, 0xff, n * sizeof(uint32_t));
     memset(p->sib_next, 0xff, n * sizeof(uint32_t));
@@ -232,8 +233,8 @@ static void pv_destroy(void *ctx)
     free(p->list_of);
     free(p->last_us);
     free(p->pf_us);
-    free(p->reuses);
-    free(p->first_session);
+    free(p->uses);
+    free(p->last_session);
     free(p->shared);
     free(p->state);
     free(p->nkids);
@@ -300,7 +301,7 @@ static uint16_t class_from_top(const predictive_t *p, const kvt_access_t *a)
     uint16_t c = p->top->cls[a->block];
     return c != NO_CLASS ? c
                          : kvt_pred_class(a->block_type == KVT_BLOCK_SYSTEM, KVT_TRANS_NEXT_TURN,
-                                          false, 0, 1, 0);
+                                          false, 0, 1, 0, 0);
 }
 
 /* Learn from the access and record the block's new class and time. */
@@ -329,15 +330,20 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
             p->pending[p->npending++] = (reuse_t){p->cls[b], a->t_us - p->last_us[b]};
         }
     }
-    if (p->first_session[b] == UINT32_MAX) {
-        p->first_session[b] = a->session;
+    /* popularity: the sessions that used the block, counted at each change of session (a
+     * conversation's turns count once; a session coming back after another counts again) */
+    unsigned reuses = p->uses[b] & 3, sessions = p->uses[b] >> 2;
+    if (p->last_session[b] != a->session && sessions < 63) {
+        sessions++;
     }
-    p->shared[b] |= a->block_type == KVT_BLOCK_SYSTEM || p->first_session[b] != a->session;
+    /* a second session: shared (the first access by a session other than the last one is the
+     * first by a session other than the first one) */
+    p->shared[b] |= a->block_type == KVT_BLOCK_SYSTEM ||
+                    (p->last_session[b] != UINT32_MAX && p->last_session[b] != a->session);
+    p->last_session[b] = a->session;
     uint16_t c = kvt_pred_class(p->shared[b], a->transition, a->partial, p->cur_depth,
-                                a->chain_len, p->reuses[b]);
-    if (p->reuses[b] < UINT8_MAX) {
-        p->reuses[b]++;
-    }
+                                a->chain_len, reuses, sessions);
+    p->uses[b] = (uint8_t)(sessions << 2 | (reuses < 2 ? reuses + 1 : 2));
     /* to the head of the expiry list (accesses come in time order, so it stays sorted by last
      * access); a block accessed again at the same instant keeps its place, that of its first
      * access then */
@@ -661,7 +667,7 @@ static uint32_t pv_miss(void *ctx, const kvt_access_t *a, bool full)
         c = p->cls[a->block] != NO_CLASS
                 ? p->cls[a->block]
                 : kvt_pred_class(a->block_type == KVT_BLOCK_SYSTEM, KVT_TRANS_NEXT_TURN, false,
-                                 0, 1, 0);
+                                 0, 1, 0, 0);
         if (!a->prefetch) {
             p->cursor = KVT_DL_NIL; /* not part of the current request's chain order */
         } else if (p->pf_job != a->req + 1) {
@@ -713,7 +719,7 @@ double kvt_predictive_p_reuse(const void *ctx, uint32_t block)
     const predictive_t *top = p->top != NULL ? p->top : p;
     uint16_t c = top->cls[block];
     if (c == NO_CLASS) {
-        c = kvt_pred_class(top->shared[block], KVT_TRANS_NEXT_TURN, false, 0, 1, 0);
+        c = kvt_pred_class(top->shared[block], KVT_TRANS_NEXT_TURN, false, 0, 1, 0, 0);
     }
     return kvt_pred_p_reuse(p->pred, c);
 }

@@ -6,7 +6,8 @@
  * transition, whether it is the
  * partial last block of its chain (these 16 are the base classes),
  * the depth of the session (turns so far), the length of the chain and how often the block was
- * accessed before. For each class the
+ * accessed before (0, 1, 2+), the last split by how many sessions used it (1-3, 4-7, 8+: a
+ * document's popularity). For each class the
  * predictor keeps a Beta posterior of "this block is accessed again" (success: the next access
  * comes; failure: the block stays idle past the expiry horizon), and for each base class x
  * partial a histogram of reuse gaps. Pure arithmetic: no I/O, no clock.
@@ -21,7 +22,7 @@
 #define KVT_PRED_LENGTHS    7  /* chain blocks: <2, <4, <8, <16, <32, <64, more */
 #define KVT_PRED_KINDS      2  /* shared content, or the session's own */
 #define KVT_PRED_PARENTS    (KVT_PRED_KINDS * 4 * 2) /* kind x transition x partial */
-#define KVT_PRED_REUSES     3  /* times the block was accessed before: 0, 1, 2+ */
+#define KVT_PRED_REUSES     5  /* earlier accesses 0, 1, 2+; 2+ by sessions: 1-3, 4-7, 8+ */
 #define KVT_PRED_CLASSES    (KVT_PRED_PARENTS * KVT_PRED_DEPTHS * KVT_PRED_LENGTHS * KVT_PRED_REUSES)
 #define KVT_PRED_GAP_BUCKETS 44 /* log2 buckets of microseconds */
 
@@ -50,10 +51,11 @@ typedef struct kvt_predictor {
 
 void kvt_pred_init(kvt_predictor_t *p, const kvt_pred_params_t *params);
 
-/* The class of an access. */
-/* shared: the block is a system prefix or has been seen in more than one session */
+/* The class of an access. shared: the block is a system prefix or has been seen in more than one
+ * session; reuses: its earlier accesses; sessions: the sessions that used it, this one included
+ * (counted as changes of session between consecutive accesses, plus one). */
 uint16_t kvt_pred_class(bool shared, unsigned transition, bool partial, uint32_t depth,
-                        uint32_t chain_len, uint32_t reuses);
+                        uint32_t chain_len, uint32_t reuses, uint32_t sessions);
 
 /* A block of class cls was accessed again gap_us after its previous access. */
 void kvt_pred_reused(kvt_predictor_t *p, uint16_t cls, uint64_t gap_us);

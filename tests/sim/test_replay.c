@@ -18,8 +18,10 @@
 #include <cmocka.h>
 
 #include "policy/policy.h"
+#include "policy/predictor.h"
 
 #include <kvtier/kvtier.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -993,6 +995,73 @@ static void test_predictive_orphans(void **state)
 }
 
 /*
+ * Popularity: a block accessed 2+ times is classed by the sessions that used it (1-3, 4-7, 8+).
+ * Capacity 2 blocks; every request is one user block (chain length 1) of a new session, so each
+ * access is of class (kind, new session, depth 0, length <2, bucket); u0, u1, u2 (2+ accesses by
+ * 1-3 sessions), u3 (by 4-7). Sessions s1..s15, one request each; times in seconds.
+ *   r0-r3  t=0..3  [A] by s1..s4: admitted, then hits; A's classes own/u0 (one session so far),
+ *          shared/u1, shared/u2, shared/u3 (4 sessions).
+ *   r4-r9  t=4..9  [B] by s5..s10: admitted, then hits: own/u0, shared/u1, u2, u3, u3, u3.
+ *   r10    t=10    [C] by s11: full (A, B). Learned: eight reuses, all 1 s apart. A is idle 7 s,
+ *          beyond every gap: S = 0, value 0; B (idle 1 s) and the newcomer are worth more: A goes.
+ *   r11    t=11    [C] by s12: hit, shared/u1.
+ *   r12    t=12    [B] by s13: hit, shared/u3 (7 sessions).
+ *   r13    t=12    [C] by s14: hit, shared/u2 (3 sessions, 2 earlier accesses).
+ *      After r13 the predictor has learned (each reuse is learned when the next request begins):
+ *      own/u0 3 successes (A, B, C); shared/u1 2 (A, B); shared/u2 2 (A, B); shared/u3 3 (B at
+ *      r8, r9, r12); no failure. Shared base: Beta(1 + 7, 1) -> 8/9. So
+ *        p(B) = p(shared/u3) = (3 + 8 * 8/9) / (3 + 8)  = 91/99,
+ *        p(C) = p(shared/u2) = (2 + 8 * 8/9) / (2 + 8)  = 41/45.
+ *   r14    t=12    [A] by s15: full (B, C). A is now shared/u3 (5 sessions). r13's reuse of C
+ *      is learned: shared base 9/10, p(shared/u3) = (3 + 7.2) / 11, p(shared/u2) = (2 + 7.2) / 10
+ *      = 0.92 < 10.2/11. B, C and A are all at idle 0 under one gap survival (the global one:
+ *      fewer than 50 gaps) and one T, where the density p (S(0) - S(T)) / occupied, occupied =
+ *      sum over 8 points of (1 - p + p S(x)), grows with p: C is the weakest, A is worth as much
+ *      as B: admitted, victim C. Without the popularity split B and C would share class u2 (one
+ *      list, B the older by placement) and B would go.
+ */
+static void test_predictive_popularity(void **state)
+{
+    (void)state;
+    mini_t m;
+    mini_open(&m, 2);
+    static const uint32_t admit[] = {OUT_ADMIT}, hit[] = {OUT_HIT};
+    uint32_t s = 1;
+    for (uint64_t t = 0; t < 4; t++) {
+        REQ(&m, s++, t * SEC, 0, t == 0 ? admit : hit, A);
+    }
+    for (uint64_t t = 4; t < 10; t++) {
+        REQ(&m, s++, t * SEC, 0, t == 4 ? admit : hit, B);
+    }
+    REQ(&m, s++, 10 * SEC, 0, ((uint32_t[]){A}), C);
+    REQ(&m, s++, 11 * SEC, 0, hit, C);
+    REQ(&m, s++, 12 * SEC, 0, hit, B);
+    REQ(&m, s++, 12 * SEC, 0, hit, C);
+    assert_true(fabs(kvt_predictive_p_reuse(m.ctx, B) - 91.0 / 99) < 1e-12);
+    assert_true(fabs(kvt_predictive_p_reuse(m.ctx, C) - 41.0 / 45) < 1e-12);
+    REQ(&m, s++, 12 * SEC, 0, ((uint32_t[]){C}), A);
+    assert_int_equal(s, 16);
+    kvt_policy_predictive.destroy(m.ctx);
+}
+
+/* The class buckets: 0, 1, 2+ earlier accesses, 2+ split by sessions 1-3, 4-7, 8+. */
+static void test_predictor_popularity_classes(void **state)
+{
+    (void)state;
+    uint16_t base = kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 0, 1);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 1, 2), base + 1);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 2, 1), base + 2);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 200, 3), base + 2);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 4, 4), base + 3);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 9, 7), base + 3);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 9, 8), base + 4);
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 10, 63, 63), base + 4);
+    /* the next chain-length bucket (16..31 blocks) follows the five reuse buckets */
+    assert_int_equal(kvt_pred_class(true, KVT_TRANS_NEXT_TURN, false, 2, 16, 0, 1), base + 5);
+    assert_int_equal(KVT_PRED_CLASSES, 16 * 6 * 7 * 5);
+}
+
+/*
  * The rules against a second implementation, on a random prefix-closed trace: block i > 0 of a
  * 48-block forest hangs below a random earlier block (or starts a tree), and a request is the path
  * from a root to a random block. The test keeps its own residency and tree and checks every
@@ -1104,6 +1173,8 @@ int main(void)
         cmocka_unit_test(test_generated_trace),
         cmocka_unit_test(test_predictive_leaves_only),
         cmocka_unit_test(test_predictive_orphans),
+        cmocka_unit_test(test_predictive_popularity),
+        cmocka_unit_test(test_predictor_popularity_classes),
         cmocka_unit_test(test_predictive_chain_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
