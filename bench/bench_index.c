@@ -8,6 +8,8 @@
  * a std::unordered_map-like table -- separate chaining, one malloc'd node per key, a bucket
  * array at load 1 -- walked with the same early exit. Median of 1,000 runs each; target < 20 us.
  * Bytes per resident block: the index's own accounting, and the peer's measured by mallinfo2.
+ * match() picks its AVX-512 implementation where the CPU has it; the portable one is then
+ * measured too, on its own line.
  */
 #include <kvtier/kvtier.h>
 #include <malloc.h>
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "bench_util.h"
+#include "../src/index/prefix_index_internal.h"
 
 #define PROMPTS 500
 #define BLOCKS  2000
@@ -144,14 +147,25 @@ int main(void)
     MEDIAN_US(peer_cold, PROMPTS, chained_match(&peer, c_, BLOCKS, tiers, slots));
     MEDIAN_US(idx_warm, 1, kvt_prefix_index_match(idx, c_, BLOCKS, tiers, slots));
     MEDIAN_US(peer_warm, 1, chained_match(&peer, c_, BLOCKS, tiers, slots));
+    bool simd = prefix_index_has_avx512();
+    double port_cold = 0, port_warm = 0;
+    if (simd) {
+        MEDIAN_US(port_cold, PROMPTS, prefix_index_match_portable(idx, c_, BLOCKS, tiers, slots));
+        MEDIAN_US(port_warm, 1, prefix_index_match_portable(idx, c_, BLOCKS, tiers, slots));
+    }
 
     printf("prefix index: match() of a %d-block chain in an index of %zu blocks "
-           "(median of %d runs)\n", BLOCKS, nblocks, RUNS);
+           "(median of %d runs; match() uses %s)\n", BLOCKS, nblocks, RUNS,
+           simd ? "AVX-512" : "portable C");
     printf("  %-34s %10s %10s %8s\n", "", "kvtier", "chained", "ratio");
     printf("  %-34s %8.2f us %7.2f us %7.2fx\n", "rotating prompts (cache-cold)", idx_cold,
            peer_cold, peer_cold / idx_cold);
     printf("  %-34s %8.2f us %7.2f us %7.2fx\n", "one prompt repeated (cache-warm)", idx_warm,
            peer_warm, peer_warm / idx_warm);
+    if (simd) {
+        printf("  %-34s %8.2f us\n", "  portable match(), cache-cold", port_cold);
+        printf("  %-34s %8.2f us\n", "  portable match(), cache-warm", port_warm);
+    }
     printf("  %-34s %8.1f ns %7.1f ns\n", "per block (cold)", idx_cold * 1e3 / BLOCKS,
            peer_cold * 1e3 / BLOCKS);
     printf("  %-34s %8.1f B  %7.1f B\n", "bytes per resident block",

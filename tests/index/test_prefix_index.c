@@ -1,5 +1,7 @@
 /* The prefix index: put/get/update/remove, growth, backward-shift deletion under crafted
- * collisions (checked against a brute-force reference), and prefix matching. */
+ * collisions (checked against a brute-force reference), and prefix matching, cross-checked
+ * against a naive reference on random chains for every implementation of match() the machine
+ * has. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "common/mix64.h"
+#include "index/prefix_index_internal.h"
 
 static kvt_key_t rand_key(uint64_t i)
 {
@@ -92,9 +95,13 @@ static void test_growth(void **state)
     }
     assert_int_equal(kvt_prefix_index_size(idx), N);
     assert_true(kvt_prefix_index_memory(idx) > mem0);
-    /* at most 50% load after growth: 2^19 buckets of 24 bytes for 200000 keys */
-    assert_true(kvt_prefix_index_memory(idx) >= (size_t)N * 2 * 24);
-    assert_true(kvt_prefix_index_memory(idx) <= (size_t)N * 4 * 24 + 64);
+    /* 64-byte groups of 3 entries, at most 3/4 full, doubling when a put would pass that:
+     * 200000 keys need 200000 / 2.25 = 88889 groups, so 2^17 (load 0.51), 8 MiB plus the
+     * handle; in general between 64 / 2.25 and 64 / 1.125 bytes a key once grown */
+    size_t mem_n = kvt_prefix_index_memory(idx);
+    assert_true(mem_n >= (size_t)131072 * 64 && mem_n < (size_t)131072 * 64 + 64);
+    assert_true(mem_n * 9 >= (size_t)N * 64 * 4);
+    assert_true(mem_n * 9 <= (size_t)N * 64 * 8 + 9 * 64);
     for (uint64_t i = 0; i < N; i++) {
         uint8_t t;
         uint32_t s;
@@ -130,9 +137,10 @@ static void test_growth(void **state)
     kvt_prefix_index_destroy(idx);
 }
 
-/* Crafted keys in a 64-bucket table (create(0) gives 64; at most 31 keys keep it there): homes
- * 60..63 wrap around the end of the table, and several keys share all 64 low bits. Random
- * puts and removes are checked after every step against a brute-force list. */
+/* Crafted keys in a 16-group table (create(0) gives 16 groups of 3; at most 36 keys keep it
+ * there): homes 12..15 (low bits 60..63 masked to 16 groups) wrap around the end of the table,
+ * and several keys share all 64 low bits. Random puts and removes are checked after every step
+ * against a brute-force list. */
 static void test_collisions(void **state)
 {
     (void)state;
@@ -270,12 +278,204 @@ static void test_match(void **state)
     kvt_prefix_index_destroy(idx);
 }
 
+/* Backward shift across groups, worked by hand (16 groups of 3; keys with lo = h + 16 m have
+ * home h). a, b, c fill group 5; d (home 5) goes to 6; e, f (home 6) fill 6; g (home 6) goes to
+ * 7. Removing a must move d back into 5 and then g into the place d left in 6: a lookup stops at
+ * the first group that is not full, so a g left in 7 would no longer be found. */
+static void test_backward_shift_groups(void **state)
+{
+    (void)state;
+    kvt_prefix_index_t *idx = make(0);
+    kvt_key_t a = {5, 1}, b = {5 + 16, 2}, c = {5 + 32, 3}, d = {5 + 48, 4};
+    kvt_key_t e = {6, 5}, f = {6 + 16, 6}, g = {6 + 32, 7};
+    kvt_key_t all[] = {a, b, c, d, e, f, g};
+    for (uint32_t i = 0; i < 7; i++) {
+        assert_int_equal(kvt_prefix_index_put(idx, all[i], (uint8_t)i, 10 + i), KVT_OK);
+    }
+    assert_int_equal(kvt_prefix_index_remove(idx, a), KVT_OK);
+    assert_int_equal(kvt_prefix_index_get(idx, a, NULL, NULL), KVT_ERR_NOT_FOUND);
+    for (uint32_t i = 1; i < 7; i++) {
+        uint32_t s = 0;
+        assert_int_equal(kvt_prefix_index_get(idx, all[i], NULL, &s), KVT_OK);
+        assert_int_equal(s, 10 + i);
+    }
+    /* group 6 now holds e, f, g and 7 is empty: removing e leaves f and g findable */
+    assert_int_equal(kvt_prefix_index_remove(idx, e), KVT_OK);
+    uint32_t s = 0;
+    assert_int_equal(kvt_prefix_index_get(idx, f, NULL, &s), KVT_OK);
+    assert_int_equal(s, 15);
+    assert_int_equal(kvt_prefix_index_get(idx, g, NULL, &s), KVT_OK);
+    assert_int_equal(s, 16);
+    assert_int_equal(kvt_prefix_index_get(idx, d, NULL, &s), KVT_OK);
+    assert_int_equal(s, 13);
+    /* d leaves: b, c stay in 5, which is no longer full */
+    assert_int_equal(kvt_prefix_index_remove(idx, d), KVT_OK);
+    assert_int_equal(kvt_prefix_index_get(idx, b, NULL, NULL), KVT_OK);
+    assert_int_equal(kvt_prefix_index_get(idx, c, NULL, NULL), KVT_OK);
+    assert_int_equal(kvt_prefix_index_get(idx, d, NULL, NULL), KVT_ERR_NOT_FOUND);
+    assert_int_equal(kvt_prefix_index_size(idx), 4);
+    kvt_prefix_index_destroy(idx);
+}
+
+typedef size_t (*match_fn)(const kvt_prefix_index_t *, const kvt_key_t *, size_t, uint8_t *,
+                           uint32_t *);
+
+/* The reference: the first position whose key is not resident, from the test's own table. */
+static size_t ref_match(const bool *resident, const uint32_t *chain_ids, size_t n)
+{
+    size_t i = 0;
+    while (i < n && resident[chain_ids[i]]) {
+        i++;
+    }
+    return i;
+}
+
+/* Random chains over a universe of keys of which a random part is resident (put, removed and
+ * put again at random, so the table grows, shifts back and holds keys past their home), each
+ * chain resident up to a random point, then one absent key, then anything: match() must give
+ * the reference's length, the reference's tier and slot before it, and leave the outputs after
+ * it untouched. collide: keys drawn from few home groups and shared low words, so most probes
+ * leave the home group and the fast paths' "same low word, other key" cases happen. */
+static void check_match_reference(bool collide)
+{
+    enum { U = 4000, CHAINS = 300, MAXLEN = 700 };
+    kvt_key_t *keys = malloc(U * sizeof(*keys));
+    bool *resident = calloc(U, sizeof(*resident));
+    uint8_t *rtier = calloc(U, 1);
+    uint32_t *rslot = calloc(U, sizeof(*rslot));
+    uint32_t *ids = malloc(MAXLEN * sizeof(*ids));
+    kvt_key_t *chain = malloc(MAXLEN * sizeof(*chain));
+    uint8_t *tiers = malloc(MAXLEN + 1);
+    uint32_t *slots = malloc((MAXLEN + 1) * sizeof(*slots));
+    uint32_t *res_list = malloc(U * sizeof(*res_list));
+    assert_non_null(keys);
+    assert_non_null(resident);
+    assert_non_null(rtier);
+    assert_non_null(rslot);
+    assert_non_null(ids);
+    assert_non_null(chain);
+    assert_non_null(tiers);
+    assert_non_null(slots);
+    assert_non_null(res_list);
+    for (uint64_t u = 0; u < U; u++) {
+        keys[u] = rand_key(u + (collide ? 1000000 : 0));
+        if (collide) {
+            /* 40 low words, 3 of them per home region: at most 40 distinct homes */
+            keys[u].lo = (u % 40) * 1024 + (u % 3);
+        }
+    }
+    match_fn impls[3] = {kvt_prefix_index_match, prefix_index_match_portable, NULL};
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (prefix_index_has_avx512()) {
+        impls[2] = prefix_index_match_avx512;
+    }
+#endif
+    kvt_prefix_index_t *idx = make(0);
+    uint64_t rng = collide ? 7 : 3;
+    size_t checked_mid = 0, checked_full = 0;
+    for (int c = 0; c < CHAINS; c++) {
+        /* churn: about U/10 random puts and removes */
+        for (int s = 0; s < U / 10; s++) {
+            rng = kvt_splitmix64(rng);
+            uint32_t u = (uint32_t)(rng % U);
+            if ((rng >> 32) % 100 < 75) {
+                rtier[u] = (uint8_t)(rng >> 40);
+                rslot[u] = (uint32_t)(rng >> 20);
+                assert_int_equal(kvt_prefix_index_put(idx, keys[u], rtier[u], rslot[u]), KVT_OK);
+                resident[u] = true;
+            } else {
+                assert_int_equal(kvt_prefix_index_remove(idx, keys[u]),
+                                 resident[u] ? KVT_OK : KVT_ERR_NOT_FOUND);
+                resident[u] = false;
+            }
+        }
+        size_t nres = 0;
+        for (uint32_t u = 0; u < U; u++) {
+            if (resident[u]) {
+                res_list[nres++] = u;
+            }
+        }
+        assert_int_equal(kvt_prefix_index_size(idx), nres);
+        assert_true(nres > 0 && nres < U);
+        rng = kvt_splitmix64(rng);
+        size_t n = (size_t)(rng % (MAXLEN + 1));
+        /* about one chain in four wholly resident, else a miss at a random place */
+        size_t miss_at = (rng >> 61) % 5 == 0 ? n : (size_t)((rng >> 32) % (n + 1));
+        for (size_t i = 0; i < n; i++) {
+            rng = kvt_splitmix64(rng);
+            uint32_t u;
+            if (i < miss_at) {
+                u = res_list[rng % nres];
+            } else if (i == miss_at) {
+                do {
+                    rng = kvt_splitmix64(rng);
+                    u = (uint32_t)(rng % U);
+                } while (resident[u]);
+            } else {
+                u = (uint32_t)(rng % U);
+            }
+            ids[i] = u;
+            chain[i] = keys[u];
+        }
+        size_t want = ref_match(resident, ids, n);
+        assert_true(want == (miss_at < n ? miss_at : n));
+        checked_mid += want > 0 && want < n;
+        checked_full += want == n && n > 0;
+        for (size_t m = 0; m < 3; m++) {
+            if (impls[m] == NULL) {
+                continue;
+            }
+            memset(tiers, 0xEE, MAXLEN + 1);
+            memset(slots, 0xEE, (MAXLEN + 1) * sizeof(*slots));
+            size_t got = impls[m](idx, chain, n, tiers, slots);
+            assert_int_equal(got, want);
+            for (size_t i = 0; i < want; i++) {
+                assert_int_equal(tiers[i], rtier[ids[i]]);
+                assert_int_equal(slots[i], rslot[ids[i]]);
+            }
+            for (size_t i = want; i <= MAXLEN; i++) {
+                assert_int_equal(tiers[i], 0xEE);
+                assert_true(slots[i] == 0xEEEEEEEEu);
+            }
+            /* one output array, or none */
+            assert_int_equal(impls[m](idx, chain, n, NULL, slots), want);
+            assert_int_equal(impls[m](idx, chain, n, NULL, NULL), want);
+        }
+    }
+    /* the chains covered both kinds of answer */
+    assert_true(checked_mid > CHAINS / 4);
+    assert_true(checked_full > 5);
+    kvt_prefix_index_destroy(idx);
+    free(keys);
+    free(resident);
+    free(rtier);
+    free(rslot);
+    free(ids);
+    free(chain);
+    free(tiers);
+    free(slots);
+    free(res_list);
+}
+
+static void test_match_reference(void **state)
+{
+    (void)state;
+    check_match_reference(false);
+}
+
+static void test_match_reference_collisions(void **state)
+{
+    (void)state;
+    check_match_reference(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),      cmocka_unit_test(test_growth),
         cmocka_unit_test(test_collisions), cmocka_unit_test(test_backward_shift),
-        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_match),      cmocka_unit_test(test_backward_shift_groups),
+        cmocka_unit_test(test_match_reference), cmocka_unit_test(test_match_reference_collisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
