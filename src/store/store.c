@@ -17,7 +17,8 @@
  * recycled once no policy holds it as resident.
  *
  * Concurrency: the prefix index is not thread-safe, so it is split into KVT_STORE_SHARDS shards
- * by key, each under a rwlock (lookups take read locks, one key at a time; interning and freeing
+ * by key, each under a rwlock (a chain lookup takes every read lock once and walks the chain
+ * across the shards with kvt_prefix_index_match_sharded; interning and freeing
  * take the shard's write lock). `where`, `valid` and `pins` are atomics. Each tier's policy has
  * its own mutex (the predictive policy's lower instances read the top one's state, so with it
  * every tier shares the top tier's mutex), and each tier a move lock that orders admissions into
@@ -416,26 +417,32 @@ size_t kvt_store_lookup(kvt_store_t *s, const kvt_key_t *chain, size_t n, uint8_
     for (uint32_t k = 0; k < KVT_STORE_SHARDS; k++) {
         pthread_rwlock_rdlock(&s->shard[k].lock);
     }
-    enum { AHEAD = 16 }; /* blocks whose buckets are loading while one is looked up */
-    for (size_t j = 0; j < n && j < AHEAD; j++) {
-        kvt_prefix_index_prefetch(st_shard(s, chain[j])->idx, chain[j]);
+    /* the index's sharded walk (st_shard() is its shard rule): it prefetches across shards and
+       compares whole groups; windows bound the ids buffer and the walk past a block that is
+       indexed but no longer held anywhere */
+    const kvt_prefix_index_t *idx[KVT_STORE_SHARDS];
+    for (uint32_t k = 0; k < KVT_STORE_SHARDS; k++) {
+        idx[k] = s->shard[k].idx;
     }
+    enum { WINDOW = 512 };
+    uint32_t ids[WINDOW];
     size_t i = 0;
-    for (; i < n; i++) {
-        if (i + AHEAD < n) {
-            kvt_prefix_index_prefetch(st_shard(s, chain[i + AHEAD])->idx, chain[i + AHEAD]);
+    while (i < n) {
+        size_t w = n - i < WINDOW ? n - i : WINDOW;
+        size_t m = kvt_prefix_index_match_sharded(idx, KVT_STORE_SHARDS, chain + i, w, NULL, ids);
+        size_t j = 0;
+        for (; j < m; j++) {
+            int k = st_first_held(s, ids[j], 0); /* a block on its way into a tier is there */
+            if (k < 0) {
+                break;
+            }
+            if (tiers_out != NULL) {
+                tiers_out[i + j] = (uint8_t)k;
+            }
         }
-        st_shard_t *sh = st_shard(s, chain[i]);
-        uint32_t id;
-        int k = -1;
-        if (kvt_prefix_index_get(sh->idx, chain[i], NULL, &id) == KVT_OK) {
-            k = st_first_held(s, id, 0); /* a block on its way into a tier is there */
-        }
-        if (k < 0) {
+        i += j;
+        if (j < w) {
             break;
-        }
-        if (tiers_out != NULL) {
-            tiers_out[i] = (uint8_t)k;
         }
     }
     for (uint32_t k = KVT_STORE_SHARDS; k-- > 0;) {

@@ -73,7 +73,7 @@ struct kvt_store {
     _Atomic uint64_t gets, get_misses, puts, prefetches, busy;
 };
 
-/* The shard of a key. */
+/* The shard of a key: the rule kvt_prefix_index_match_sharded() assumes. */
 static inline st_shard_t *st_shard(kvt_store_t *s, kvt_key_t key)
 {
     return &s->shard[(key.lo ^ key.hi) & (KVT_STORE_SHARDS - 1)];

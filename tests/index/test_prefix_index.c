@@ -320,6 +320,40 @@ static void test_backward_shift_groups(void **state)
 typedef size_t (*match_fn)(const kvt_prefix_index_t *, const kvt_key_t *, size_t, uint8_t *,
                            uint32_t *);
 
+/* The same keys split over SHARDS indexes by the rule kvt_prefix_index_match_sharded() assumes,
+ * walked by its implementations (the match_fn's idx argument is ignored). */
+#define SHARDS 4u
+static kvt_prefix_index_t *shards[SHARDS];
+
+static kvt_prefix_index_t *shard_for(kvt_key_t key)
+{
+    return shards[(key.lo ^ key.hi) & (SHARDS - 1)];
+}
+
+static size_t sharded_public(const kvt_prefix_index_t *idx, const kvt_key_t *chain, size_t n,
+                             uint8_t *tiers, uint32_t *slots)
+{
+    (void)idx;
+    return kvt_prefix_index_match_sharded((const kvt_prefix_index_t *const *)shards, SHARDS,
+                                          chain, n, tiers, slots);
+}
+
+static size_t sharded_portable(const kvt_prefix_index_t *idx, const kvt_key_t *chain, size_t n,
+                               uint8_t *tiers, uint32_t *slots)
+{
+    (void)idx;
+    return prefix_index_match_sharded((const kvt_prefix_index_t *const *)shards, SHARDS, chain,
+                                      n, tiers, slots, false);
+}
+
+static size_t sharded_avx512(const kvt_prefix_index_t *idx, const kvt_key_t *chain, size_t n,
+                             uint8_t *tiers, uint32_t *slots)
+{
+    (void)idx;
+    return prefix_index_match_sharded((const kvt_prefix_index_t *const *)shards, SHARDS, chain,
+                                      n, tiers, slots, true);
+}
+
 /* The reference: the first position whose key is not resident, from the test's own table. */
 static size_t ref_match(const bool *resident, const uint32_t *chain_ids, size_t n)
 {
@@ -335,7 +369,8 @@ static size_t ref_match(const bool *resident, const uint32_t *chain_ids, size_t 
  * chain resident up to a random point, then one absent key, then anything: match() must give
  * the reference's length, the reference's tier and slot before it, and leave the outputs after
  * it untouched. collide: keys drawn from few home groups and shared low words, so most probes
- * leave the home group and the fast paths' "same low word, other key" cases happen. */
+ * leave the home group and the fast paths' "same low word, other key" cases happen. The same
+ * puts and removes go to SHARDS indexes by key, and the sharded walks must give the same. */
 static void check_match_reference(bool collide)
 {
     enum { U = 4000, CHAINS = 300, MAXLEN = 700 };
@@ -364,13 +399,19 @@ static void check_match_reference(bool collide)
             keys[u].lo = (u % 40) * 1024 + (u % 3);
         }
     }
-    match_fn impls[3] = {kvt_prefix_index_match, prefix_index_match_portable, NULL};
+    enum { NIMPL = 6 };
+    match_fn impls[NIMPL] = {kvt_prefix_index_match, prefix_index_match_portable, NULL,
+                             sharded_public, sharded_portable, NULL};
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (prefix_index_has_avx512()) {
         impls[2] = prefix_index_match_avx512;
+        impls[5] = sharded_avx512;
     }
 #endif
     kvt_prefix_index_t *idx = make(0);
+    for (uint32_t i = 0; i < SHARDS; i++) {
+        shards[i] = make(0);
+    }
     uint64_t rng = collide ? 7 : 3;
     size_t checked_mid = 0, checked_full = 0;
     for (int c = 0; c < CHAINS; c++) {
@@ -382,9 +423,14 @@ static void check_match_reference(bool collide)
                 rtier[u] = (uint8_t)(rng >> 40);
                 rslot[u] = (uint32_t)(rng >> 20);
                 assert_int_equal(kvt_prefix_index_put(idx, keys[u], rtier[u], rslot[u]), KVT_OK);
+                assert_int_equal(kvt_prefix_index_put(shard_for(keys[u]), keys[u], rtier[u],
+                                                      rslot[u]),
+                                 KVT_OK);
                 resident[u] = true;
             } else {
                 assert_int_equal(kvt_prefix_index_remove(idx, keys[u]),
+                                 resident[u] ? KVT_OK : KVT_ERR_NOT_FOUND);
+                assert_int_equal(kvt_prefix_index_remove(shard_for(keys[u]), keys[u]),
                                  resident[u] ? KVT_OK : KVT_ERR_NOT_FOUND);
                 resident[u] = false;
             }
@@ -421,7 +467,7 @@ static void check_match_reference(bool collide)
         assert_true(want == (miss_at < n ? miss_at : n));
         checked_mid += want > 0 && want < n;
         checked_full += want == n && n > 0;
-        for (size_t m = 0; m < 3; m++) {
+        for (size_t m = 0; m < NIMPL; m++) {
             if (impls[m] == NULL) {
                 continue;
             }
@@ -445,6 +491,12 @@ static void check_match_reference(bool collide)
     /* the chains covered both kinds of answer */
     assert_true(checked_mid > CHAINS / 4);
     assert_true(checked_full > 5);
+    /* the keys did spread over every shard */
+    for (uint32_t i = 0; i < SHARDS; i++) {
+        assert_true(kvt_prefix_index_size(shards[i]) > 0);
+        kvt_prefix_index_destroy(shards[i]);
+        shards[i] = NULL;
+    }
     kvt_prefix_index_destroy(idx);
     free(keys);
     free(resident);
@@ -469,6 +521,37 @@ static void test_match_reference_collisions(void **state)
     check_match_reference(true);
 }
 
+/* match_sharded() refuses what it cannot walk: a shard count that is not a power of two, above
+ * the maximum, or with a NULL index -- 0, outputs untouched. */
+static void test_match_sharded_args(void **state)
+{
+    (void)state;
+    kvt_prefix_index_t *x[3] = {make(0), make(0), make(0)};
+    kvt_key_t k = rand_key(5);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(kvt_prefix_index_put(x[i], k, 1, 9), KVT_OK);
+    }
+    uint32_t slot = 77;
+    const kvt_prefix_index_t *const *xs = (const kvt_prefix_index_t *const *)x;
+    assert_int_equal(kvt_prefix_index_match_sharded(xs, 3, &k, 1, NULL, &slot), 0);
+    assert_int_equal(kvt_prefix_index_match_sharded(xs, 0, &k, 1, NULL, &slot), 0);
+    assert_int_equal(kvt_prefix_index_match_sharded(NULL, 2, &k, 1, NULL, &slot), 0);
+    assert_int_equal(kvt_prefix_index_match_sharded(xs, 2, NULL, 1, NULL, &slot), 0);
+    assert_int_equal(kvt_prefix_index_match_sharded(xs, 128, &k, 1, NULL, &slot), 0);
+    const kvt_prefix_index_t *with_null[2] = {x[0], NULL};
+    assert_int_equal(kvt_prefix_index_match_sharded(with_null, 2, &k, 1, NULL, &slot), 0);
+    assert_int_equal(slot, 77);
+    /* one shard, and two: the key is found where the rule puts it (both hold it here) */
+    assert_int_equal(kvt_prefix_index_match_sharded(xs, 1, &k, 1, NULL, &slot), 1);
+    assert_int_equal(slot, 9);
+    slot = 77;
+    assert_int_equal(kvt_prefix_index_match_sharded(xs, 2, &k, 1, NULL, &slot), 1);
+    assert_int_equal(slot, 9);
+    for (uint32_t i = 0; i < 3; i++) {
+        kvt_prefix_index_destroy(x[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_collisions), cmocka_unit_test(test_backward_shift),
         cmocka_unit_test(test_match),      cmocka_unit_test(test_backward_shift_groups),
         cmocka_unit_test(test_match_reference), cmocka_unit_test(test_match_reference_collisions),
+        cmocka_unit_test(test_match_sharded_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
