@@ -29,6 +29,16 @@ typedef struct kvt_replay_opts {
 
 KVT_API void kvt_replay_opts_init(kvt_replay_opts_t *opts);
 
+/* A reuse posterior of the predictive policy for one of the paper's classes (block type x
+ * transition): Beta(alpha, beta) with alpha = 1 + blocks accessed again after an access of this
+ * class, beta = 1 + blocks left idle past the 600 s horizon after one; mean = alpha / (alpha +
+ * beta). Reported only: the policy's decisions use finer classes (docs/replay.md). */
+typedef struct kvt_reuse_posterior {
+    uint8_t block_type;          /* kvt_block_type_t */
+    uint8_t transition;          /* kvt_transition_t */
+    double alpha, beta, mean;
+} kvt_reuse_posterior_t;
+
 typedef struct kvt_replay_result {
     const char *policy;          /* static storage */
     uint64_t capacity_tokens;
@@ -43,6 +53,11 @@ typedef struct kvt_replay_result {
     uint64_t resident_refs;      /* references resident at arrival, prefix or not */
     uint64_t insertions;
     uint64_t evictions;
+    /* policies that learn reuse posteriors (predictive): 16, one per block type x transition in
+     * posteriors[type * 4 + transition], learned from every access (the same at any capacity
+     * above 0); 0 for the others and at capacity 0 (the policy sees no access) */
+    uint32_t nposteriors;
+    kvt_reuse_posterior_t posteriors[KVT_BLOCK_TYPES * KVT_TRANSITIONS];
 } kvt_replay_result_t;
 
 /* Names of the built-in policies, NULL-terminated, static. */

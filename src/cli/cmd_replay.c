@@ -140,7 +140,55 @@ static void json_result(kvt_json_t *w, const kvt_trace_t *t, const kvt_replay_re
     kvt_json_u64(w, "resident_refs", r->resident_refs);
     kvt_json_u64(w, "insertions", r->insertions);
     kvt_json_u64(w, "evictions", r->evictions);
+    if (r->nposteriors > 0) {
+        kvt_json_begin_array(w, "posteriors");
+        for (uint32_t i = 0; i < r->nposteriors; i++) {
+            const kvt_reuse_posterior_t *q = &r->posteriors[i];
+            kvt_json_begin_object(w, NULL);
+            kvt_json_str(w, "block_type", kvt_block_type_name(q->block_type));
+            kvt_json_str(w, "transition", kvt_transition_name(q->transition));
+            kvt_json_double(w, "alpha", q->alpha);
+            kvt_json_double(w, "beta", q->beta);
+            kvt_json_double(w, "mean", q->mean);
+            kvt_json_end_object(w);
+        }
+        kvt_json_end_array(w);
+    }
     kvt_json_end_object(w);
+}
+
+/* The paper's 16 reuse posteriors (block type x transition) as a table: mean, and the outcomes
+ * behind it (alpha - 1 reuses / beta - 1 expiries); "-" where none was observed. */
+static void print_posteriors(const kvt_replay_result_t *r)
+{
+    kvt_table_t t;
+    kvt_table_init(&t, 1 + KVT_TRANSITIONS);
+    for (size_t k = 1; k < t.ncols; k++) {
+        t.right[k] = true;
+    }
+    kvt_table_cell(&t, "block type");
+    for (unsigned x = 0; x < KVT_TRANSITIONS; x++) {
+        kvt_table_cell(&t, "%s", kvt_transition_name((kvt_transition_t)x));
+    }
+    for (unsigned y = 0; y < KVT_BLOCK_TYPES; y++) {
+        kvt_table_cell(&t, "%s", kvt_block_type_name((kvt_block_type_t)y));
+        for (unsigned x = 0; x < KVT_TRANSITIONS; x++) {
+            const kvt_reuse_posterior_t *q = &r->posteriors[y * KVT_TRANSITIONS + x];
+            char b[2][40];
+            if (q->alpha + q->beta <= 2) {
+                kvt_table_cell(&t, "-");
+            } else {
+                kvt_table_cell(&t, "%.3f (%s / %s)", q->mean,
+                               kvt_fmt_count(b[0], 40, (uint64_t)(q->alpha - 1)),
+                               kvt_fmt_count(b[1], 40, (uint64_t)(q->beta - 1)));
+            }
+        }
+    }
+    printf("\npredictive's reuse posteriors by the paper's classes, block type x transition "
+           "(reported,\nnot used for decisions; learned from every access, the same at every "
+           "capacity):\nmean of Beta(1 + reused, 1 + expired) (reused / expired)\n");
+    kvt_table_print(&t, stdout, "  ");
+    kvt_table_free(&t);
 }
 
 static int replay_on_node(const replay_cli_t *c, const kvt_trace_t *trace,
@@ -384,6 +432,8 @@ int kvt_cmd_replay(int argc, char **argv)
         kvt_table_cell(&t, "%s tokens", kvt_fmt_count(b, sizeof(b), c.caps[k]));
     }
     int rc = KVT_EXIT_OK;
+    kvt_replay_result_t post; /* the first run that reports posteriors */
+    post.nposteriors = 0;
     for (size_t p = 0; p < np && rc == KVT_EXIT_OK; p++) {
         kvt_table_cell(&t, "%s", policies[p]);
         for (size_t k = 0; k < c.ncaps; k++) {
@@ -404,6 +454,9 @@ int kvt_cmd_replay(int argc, char **argv)
             }
             kvt_table_cell(&t, "%.2f%%", 100 * r.token_hit_rate);
             json_result(&w, trace, &r);
+            if (post.nposteriors == 0 && r.nposteriors > 0) {
+                post = r;
+            }
         }
     }
     if (many) {
@@ -421,6 +474,9 @@ int kvt_cmd_replay(int argc, char **argv)
                    kvt_fmt_count(b[1], 40, in->input_tokens), kvt_fmt_count(b[2], 40, in->refs),
                    kvt_fmt_count(b[3], 40, in->blocks), in->block_tokens);
             kvt_table_print(&t, stdout, "  ");
+            if (post.nposteriors > 0) {
+                print_posteriors(&post);
+            }
         }
     }
     kvt_table_free(&t);

@@ -62,6 +62,10 @@ typedef struct kvt_policy_ops {
     void (*destroy)(void *ctx);
     void (*hit)(void *ctx, const kvt_access_t *a);
     uint32_t (*miss)(void *ctx, const kvt_access_t *a, bool full);
+    /* optional, NULL when the policy learns no reuse posteriors: its outcomes per the paper's
+     * class, block type x transition (succ[type * 4 + transition], fail[...], 16 each; for
+     * reporting: kvt_predictive_paper_counts in policy/predictor.h) */
+    void (*paper_counts)(const void *ctx, double *succ, double *fail);
 } kvt_policy_ops_t;
 
 extern const kvt_policy_ops_t kvt_policy_lru;

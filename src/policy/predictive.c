@@ -84,6 +84,9 @@
 #define MIN_OCCUPIED 1000.0 /* us: a floor for the density's denominator */
 #define NO_CLASS     UINT16_MAX
 #define NIL          KVT_DL_NIL
+#define TAG_SHARED   1u /* tag bit 0; bits 1-4: the paper's class of the last access */
+_Static_assert(KVT_BLOCK_TYPES * KVT_TRANSITIONS == KVT_PRED_PAPER_CLASSES && KVT_TRANSITIONS == 4,
+               "the paper's classes are block type x 4 transitions");
 
 /* A block's state in this instance. Without the chain rule (node tiers) every resident block is
  * IN_CLASS. */
@@ -96,6 +99,7 @@ enum {
 
 typedef struct reuse {
     uint16_t cls;
+    uint8_t paper; /* the paper's class of the previous access (reported only) */
     uint64_t gap_us;
 } reuse_t;
 
@@ -117,7 +121,9 @@ typedef struct predictive {
     uint8_t *uses;          /* per block: earlier accesses (low 2 bits, saturating at 2) and the
                              * sessions that used it (high 6 bits, saturating at 63) */
     uint32_t *last_session; /* per block: the session of its last access */
-    uint8_t *shared;        /* per block: a system prefix, or seen by a second session */
+    uint8_t *tag;           /* per block: bit 0 (TAG_SHARED) a system prefix, or seen by a second
+                             * session; bits 1-4 the paper's class of its last access (block type
+                             * x transition, kvt_pred_paper_class), for the report only */
     uint32_t *sess_depth;   /* per session: requests seen */
     uint64_t nsessions;
     kvt_dlinks_t xlinks;    /* top tier: links of xlist (lower tiers: none) */
@@ -163,7 +169,7 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->pf_us = calloc(n, sizeof(*p->pf_us));
     p->uses = calloc(n, 1);
     p->last_session = malloc(n * sizeof(*p->last_session));
-    p->shared = calloc(n, 1);
+    p->tag = calloc(n, 1);
     p->state = calloc(n, 1);
     p->nkids = calloc(n, sizeof(uint32_t));
     p->parent = malloc(n * sizeof(uint32_t));
@@ -172,7 +178,7 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     p->sib_prev = malloc(n * sizeof(uint32_t));
     if (p->cls == NULL || p->list_of == NULL || p->last_us == NULL || p->pf_us == NULL ||
         p->uses == NULL ||
-        p->last_session == NULL || p->shared == NULL || p->state == NULL || p->nkids == NULL ||
+        p->last_session == NULL || p->tag == NULL || p->state == NULL || p->nkids == NULL ||
         p->parent == NULL || p->child == NULL || p->sib_next == NULL || p->sib_prev == NULL ||
         !kvt_dlinks_init(&p->links, n)) {
         pv_destroy(p); /* frees whatever was allocated: p came zeroed */
@@ -235,7 +241,7 @@ static void pv_destroy(void *ctx)
     free(p->pf_us);
     free(p->uses);
     free(p->last_session);
-    free(p->shared);
+    free(p->tag);
     free(p->state);
     free(p->nkids);
     free(p->parent);
@@ -257,6 +263,7 @@ static void expire(predictive_t *p, uint64_t now)
             break;
         }
         kvt_pred_expired(p->pred, p->cls[b]);
+        kvt_pred_paper_outcome(p->pred, p->tag[b] >> 1, false);
         p->cls[b] = NO_CLASS;
         kvt_dlist_remove(&p->xlist, &p->xlinks, b);
     }
@@ -290,6 +297,7 @@ static void begin_request(predictive_t *p, const kvt_access_t *a)
     p->t_snap = p->t_char;
     for (uint64_t i = 0; i < p->npending; i++) {
         kvt_pred_reused(p->pred, p->pending[i].cls, p->pending[i].gap_us);
+        kvt_pred_paper_outcome(p->pred, p->pending[i].paper, true);
     }
     p->npending = 0;
     expire(p, a->t_us);
@@ -327,7 +335,8 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
             }
         }
         if (p->npending < p->pending_cap) {
-            p->pending[p->npending++] = (reuse_t){p->cls[b], a->t_us - p->last_us[b]};
+            p->pending[p->npending++] =
+                (reuse_t){p->cls[b], (uint8_t)(p->tag[b] >> 1), a->t_us - p->last_us[b]};
         }
     }
     /* popularity: the sessions that used the block, counted at each change of session (a
@@ -338,10 +347,12 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
     }
     /* a second session: shared (the first access by a session other than the last one is the
      * first by a session other than the first one) */
-    p->shared[b] |= a->block_type == KVT_BLOCK_SYSTEM ||
-                    (p->last_session[b] != UINT32_MAX && p->last_session[b] != a->session);
+    bool shared = (p->tag[b] & TAG_SHARED) || a->block_type == KVT_BLOCK_SYSTEM ||
+                  (p->last_session[b] != UINT32_MAX && p->last_session[b] != a->session);
+    p->tag[b] = (uint8_t)((shared ? TAG_SHARED : 0) |
+                          kvt_pred_paper_class(a->block_type, a->transition) << 1);
     p->last_session[b] = a->session;
-    uint16_t c = kvt_pred_class(p->shared[b], a->transition, a->partial, p->cur_depth,
+    uint16_t c = kvt_pred_class(shared, a->transition, a->partial, p->cur_depth,
                                 a->chain_len, reuses, sessions);
     p->uses[b] = (uint8_t)(sessions << 2 | (reuses < 2 ? reuses + 1 : 2));
     /* to the head of the expiry list (accesses come in time order, so it stays sorted by last
@@ -719,9 +730,26 @@ double kvt_predictive_p_reuse(const void *ctx, uint32_t block)
     const predictive_t *top = p->top != NULL ? p->top : p;
     uint16_t c = top->cls[block];
     if (c == NO_CLASS) {
-        c = kvt_pred_class(top->shared[block], KVT_TRANS_NEXT_TURN, false, 0, 1, 0, 0);
+        c = kvt_pred_class(top->tag[block] & TAG_SHARED, KVT_TRANS_NEXT_TURN, false, 0, 1, 0, 0);
     }
     return kvt_pred_p_reuse(p->pred, c);
+}
+
+void kvt_predictive_paper_counts(const void *ctx, double succ[KVT_PRED_PAPER_CLASSES],
+                                 double fail[KVT_PRED_PAPER_CLASSES])
+{
+    const predictive_t *p = ctx;
+    const predictive_t *top = p->top != NULL ? p->top : p;
+    memcpy(succ, p->pred->paper_succ, sizeof(p->pred->paper_succ));
+    memcpy(fail, p->pred->paper_fail, sizeof(p->pred->paper_fail));
+    for (uint64_t i = 0; i < top->npending; i++) { /* the request in progress: not learned yet */
+        succ[top->pending[i].paper & (KVT_PRED_PAPER_CLASSES - 1)] += 1;
+    }
+}
+
+static void pv_paper_counts(const void *ctx, double *succ, double *fail)
+{
+    kvt_predictive_paper_counts(ctx, succ, fail);
 }
 
 const kvt_policy_ops_t kvt_policy_predictive = {
@@ -732,4 +760,5 @@ const kvt_policy_ops_t kvt_policy_predictive = {
     .destroy = pv_destroy,
     .hit = pv_hit,
     .miss = pv_miss,
+    .paper_counts = pv_paper_counts,
 };

@@ -28,6 +28,9 @@
  * When a reuse comes is learned per base class as a histogram of gaps in log2 buckets of
  * microseconds (1 us .. 2^44 us, five months); survival beyond x interpolates linearly inside
  * x's bucket. A base class with fewer than min_gap_samples gaps borrows the global histogram.
+ *
+ * For reporting only, the same outcomes are also counted by the paper's 16 classes (block type x
+ * transition of the access they are credited to); no estimate above reads them.
  */
 #include "policy/predictor.h"
 
@@ -117,6 +120,13 @@ void kvt_pred_expired(kvt_predictor_t *p, uint16_t cls)
 {
     p->fail[cls] += 1;
     p->parent[parent_of(cls)].fail += 1;
+}
+
+void kvt_pred_paper_outcome(kvt_predictor_t *p, unsigned pc, bool reused)
+{
+    if (pc < KVT_PRED_PAPER_CLASSES) {
+        *(reused ? &p->paper_succ[pc] : &p->paper_fail[pc]) += 1;
+    }
 }
 
 double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls)

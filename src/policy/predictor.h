@@ -42,11 +42,18 @@ typedef struct kvt_pred_parent {
     bool dirty;
 } kvt_pred_parent_t;
 
+/* The paper's 16 classes, block type (kvt_block_type_t) x transition (kvt_transition_t): reported,
+ * not used by the decisions (docs/replay.md). */
+#define KVT_PRED_PAPER_CLASSES 16
+
 typedef struct kvt_predictor {
     kvt_pred_params_t params;
     double succ[KVT_PRED_CLASSES], fail[KVT_PRED_CLASSES];
     kvt_pred_parent_t parent[KVT_PRED_PARENTS];
     kvt_pred_parent_t global;
+    /* the same outcomes counted by the paper's class (kvt_pred_paper_class) of the access they
+     * are credited to: for reporting only */
+    double paper_succ[KVT_PRED_PAPER_CLASSES], paper_fail[KVT_PRED_PAPER_CLASSES];
 } kvt_predictor_t;
 
 void kvt_pred_init(kvt_predictor_t *p, const kvt_pred_params_t *params);
@@ -62,6 +69,16 @@ void kvt_pred_reused(kvt_predictor_t *p, uint16_t cls, uint64_t gap_us);
 /* A block of class cls stayed idle past the horizon. */
 void kvt_pred_expired(kvt_predictor_t *p, uint16_t cls);
 
+/* The paper's class of an access: block_type x 4 + transition (each taken modulo 4). */
+static inline unsigned kvt_pred_paper_class(unsigned block_type, unsigned transition)
+{
+    return (block_type & 3) * 4 + (transition & 3);
+}
+
+/* The same outcomes as kvt_pred_reused / kvt_pred_expired, for the paper's class pc of the
+ * previous access (reporting only: no decision reads them). */
+void kvt_pred_paper_outcome(kvt_predictor_t *p, unsigned pc, bool reused);
+
 /* Posterior mean of reuse for class cls, shrunk toward its base class. */
 double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls);
 
@@ -73,6 +90,14 @@ double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us);
  * kvt_policy_predictive (policy/policy.h), in any tier: lower tiers answer with the top tier's
  * predictor and view. For the node replay's value of a block in a tier. */
 double kvt_predictive_p_reuse(const void *ctx, uint32_t block);
+
+/* The predictive policy's outcomes per paper class (kvt_pred_paper_class): succ[pc] blocks
+ * accessed again after an access of class pc, fail[pc] left idle past the horizon. Learned from
+ * every access, hit or miss, so they do not depend on the capacity. Includes the reuses of the
+ * request in progress (the predictor itself learns them when the next request begins); blocks
+ * neither reused nor expired yet count in neither. ctx: as for kvt_predictive_p_reuse. */
+void kvt_predictive_paper_counts(const void *ctx, double succ[KVT_PRED_PAPER_CLASSES],
+                                 double fail[KVT_PRED_PAPER_CLASSES]);
 
 /*
  * The session-turn model (multi-tier prefetch): will a session send another request, and after

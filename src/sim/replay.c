@@ -31,6 +31,23 @@ void kvt_replay_opts_init(kvt_replay_opts_t *opts)
     opts->policy = "lru";
 }
 
+/* The policy's outcomes per block type x transition, as Beta(1 + successes, 1 + failures). */
+static void report_posteriors(const kvt_policy_ops_t *ops, const void *ctx, kvt_replay_result_t *r)
+{
+    enum { N = KVT_BLOCK_TYPES * KVT_TRANSITIONS };
+    double succ[N], fail[N];
+    ops->paper_counts(ctx, succ, fail);
+    for (unsigned i = 0; i < N; i++) {
+        kvt_reuse_posterior_t *q = &r->posteriors[i];
+        q->block_type = (uint8_t)(i / KVT_TRANSITIONS);
+        q->transition = (uint8_t)(i % KVT_TRANSITIONS);
+        q->alpha = 1 + succ[i];
+        q->beta = 1 + fail[i];
+        q->mean = q->alpha / (q->alpha + q->beta);
+    }
+    r->nposteriors = N;
+}
+
 kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *user,
                             kvt_replay_result_t *result_p, kvt_error_t *err)
 {
@@ -146,6 +163,9 @@ kvt_status_t kvt_replay_run(const kvt_trace_t *trace, const kvt_replay_opts_t *u
         o.progress(in->requests, in->requests, o.progress_arg);
     }
     r.token_hit_rate = r.input_tokens ? (double)r.hit_tokens / (double)r.input_tokens : 0;
+    if (ops->paper_counts != NULL && cfg.capacity > 0) {
+        report_posteriors(ops, ctx, &r);
+    }
     r.block_hit_rate = r.block_refs ? (double)r.block_hits / (double)r.block_refs : 0;
     ops->destroy(ctx);
     free(resident);

@@ -1044,6 +1044,85 @@ static void test_predictive_popularity(void **state)
     kvt_policy_predictive.destroy(m.ctx);
 }
 
+/*
+ * The paper's 16 posteriors (block type x transition), reported by kvt_replay_run. Mooncake
+ * trace, block_tokens 4, output_length 3 (docs/traces.md: position 0 of a request without a
+ * parent is system, other new blocks user, or output when they start inside the parent's output):
+ *   r0 t=0      in=8  [1,2]    new session s0, new_session: 1 system, 2 user.
+ *   r1 t=1ms    in=12 [1,2,3]  shares block 2: s0, next_turn; 3 starts at token 8, inside r0's
+ *                              output [8, 11): output. Reused: 1 (system, new_session), 2 (user,
+ *                              new_session).
+ *   r2 t=2ms    in=4  [1]      shares only position 0: new session s1, new_session. Reused: 1
+ *                              (system, next_turn).
+ *   r3 t=700s   in=4  [9]      new session: 9 system. Before it, everything idle 600 s expires:
+ *                              2 (user, next_turn), 3 (output, next_turn), 1 (system, new_session).
+ *   r4 t=700.001s [9]          block 9 reused (system, new_session): the request in progress,
+ *                              reported although the predictor learns it only at a next request.
+ * So (reused / expired): system x new_session 2 / 1 -> Beta(3, 2), mean 0.6; system x next_turn
+ * 1 / 0 -> Beta(2, 1); user x new_session 1 / 0 -> Beta(2, 1); user x next_turn 0 / 1 and output
+ * x next_turn 0 / 1 -> Beta(1, 2); the other 11 Beta(1, 1). Learned from every access, hit or
+ * miss: the same at 1 block and at 25. LRU reports none, nor does predictive at capacity 0.
+ */
+static void test_predictive_paper_posteriors(void **state)
+{
+    (void)state;
+    kvt_trace_t *t = load(R(0, 8, "1,2") R(1, 12, "1,2,3") R(2, 4, "1") R(700000, 4, "9")
+                              R(700001, 4, "9"));
+    double want_a[16], want_b[16];
+    for (int i = 0; i < 16; i++) {
+        want_a[i] = want_b[i] = 1;
+    }
+#define PC(type, trans) ((type) * 4 + (trans))
+    want_a[PC(KVT_BLOCK_SYSTEM, KVT_TRANS_NEW_SESSION)] = 3;
+    want_b[PC(KVT_BLOCK_SYSTEM, KVT_TRANS_NEW_SESSION)] = 2;
+    want_a[PC(KVT_BLOCK_SYSTEM, KVT_TRANS_NEXT_TURN)] = 2;
+    want_a[PC(KVT_BLOCK_USER, KVT_TRANS_NEW_SESSION)] = 2;
+    want_b[PC(KVT_BLOCK_USER, KVT_TRANS_NEXT_TURN)] = 2;
+    want_b[PC(KVT_BLOCK_OUTPUT, KVT_TRANS_NEXT_TURN)] = 2;
+    for (int k = 0; k < 2; k++) {
+        kvt_replay_result_t r = run(t, "predictive", k == 0 ? 4 : 100);
+        assert_int_equal(r.nposteriors, 16);
+        for (int i = 0; i < 16; i++) {
+            const kvt_reuse_posterior_t *q = &r.posteriors[i];
+            assert_int_equal(q->block_type, i / 4);
+            assert_int_equal(q->transition, i % 4);
+            assert_true(q->alpha == want_a[i] && q->beta == want_b[i]);
+            assert_true(fabs(q->mean - want_a[i] / (want_a[i] + want_b[i])) < 1e-15);
+        }
+        assert_true(r.posteriors[PC(KVT_BLOCK_SYSTEM, KVT_TRANS_NEW_SESSION)].mean == 0.6);
+    }
+    assert_int_equal(run(t, "lru", 100).nposteriors, 0);
+    assert_int_equal(run(t, "predictive", 0).nposteriors, 0);
+    kvt_trace_destroy(t);
+
+    /* Through the policy interface, the transitions the Mooncake trace has none of: block A, a
+     * tool block, at t=0 after a tool call (tool_result), again at 1 s in a handoff, then idle:
+     * expired before a request at 700 s. tool x tool_result 1 / 0, tool x handoff 0 / 1. */
+    kvt_policy_cfg_t cfg = {.nblocks = MB, .capacity = 4, .block_tokens = BT};
+    void *ctx;
+    assert_int_equal(kvt_policy_predictive.create(&cfg, &ctx), KVT_OK);
+    static const uint8_t trans[] = {KVT_TRANS_TOOL_RESULT, KVT_TRANS_HANDOFF, KVT_TRANS_NEXT_TURN};
+    static const uint32_t blocks[] = {A, A, B};
+    for (uint64_t i = 0; i < 3; i++) {
+        kvt_access_t a = {.block = blocks[i], .chain_len = 1, .block_type = KVT_BLOCK_TOOL,
+                          .transition = trans[i], .req = i,
+                          .t_us = i < 2 ? i * SEC : 700 * SEC, .next_use = KVT_NEVER};
+        if (i == 1) {
+            kvt_policy_predictive.hit(ctx, &a);
+        } else {
+            assert_int_equal(kvt_policy_predictive.miss(ctx, &a, false), KVT_NO_BLOCK);
+        }
+    }
+    double succ[16], fail[16];
+    kvt_policy_predictive.paper_counts(ctx, succ, fail);
+    for (int i = 0; i < 16; i++) {
+        assert_true(succ[i] == (i == PC(KVT_BLOCK_TOOL, KVT_TRANS_TOOL_RESULT) ? 1 : 0));
+        assert_true(fail[i] == (i == PC(KVT_BLOCK_TOOL, KVT_TRANS_HANDOFF) ? 1 : 0));
+    }
+#undef PC
+    kvt_policy_predictive.destroy(ctx);
+}
+
 /* The class buckets: 0, 1, 2+ earlier accesses, 2+ split by sessions 1-3, 4-7, 8+. */
 static void test_predictor_popularity_classes(void **state)
 {
@@ -1174,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_predictive_leaves_only),
         cmocka_unit_test(test_predictive_orphans),
         cmocka_unit_test(test_predictive_popularity),
+        cmocka_unit_test(test_predictive_paper_posteriors),
         cmocka_unit_test(test_predictor_popularity_classes),
         cmocka_unit_test(test_predictive_chain_invariants),
     };
