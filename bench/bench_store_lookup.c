@@ -19,18 +19,6 @@
 #define CHAIN  2000u
 #define ROUNDS 400
 
-/* Keys as uniform as the XXH3-128 chain keys the store really sees (kvtier/key.h). A counter
- * times an odd constant, which this bench used first, is a permutation of the low bits: no two
- * keys ever share a home bucket, which flattered the index (16.5 us cold where random keys take
- * 23 us with the same index). */
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 typedef size_t (*lookup_fn)(void *obj, const kvt_key_t *chain, size_t n, uint8_t *tiers);
 
 static size_t store_fn(void *obj, const kvt_key_t *chain, size_t n, uint8_t *tiers)
