@@ -21,7 +21,15 @@
  * synced, as every put is. Without that, the ratio would measure the flush, not kvtier. The
  * write pass also names --fallocate=native: the nvme tier preallocates its segments, so both
  * sides write into unwritten extents. The
- * command lines are returned so the CLI can print exactly what ran. fio's latencies are its
+ * command lines are returned so the CLI can print exactly what ran.
+ *
+ * A persistent tier verifies the checksum of every block it reads; fio's plain read verifies
+ * nothing. For nvme a second read peer does what the tier does: fio writes the file again with
+ * verification headers (--verify=crc32c, untimed: crc32c because fio computes it with the CPU's
+ * crc32 instruction, the fastest check it has) and reads it back checking every block
+ * (--verify_only=1, timed). Measured on the dev VM at 1 MiB: 1.1 GB/s at QD 1 against 1.5
+ * for the plain read, 2.6 against 3.0 at QD 8: on a disk as fast as memory, hashing each block
+ * after it lands costs a QD 1 reader about a quarter, whoever does it. fio's latencies are its
  * completion latencies (clat_ns percentiles, submission to completion), the counterpart of the
  * tier's submit-to-poll latency.
  */
@@ -300,8 +308,9 @@ kvt_status_t kvt_bench_fio(const kvt_bench_fio_opts_t *o, kvt_bench_result_t *r_
     kvt_status_t st = KVT_OK;
     size_t off = 0;
     cmd[0] = '\0';
-    for (int pass = 0; pass < 2 && st == KVT_OK; pass++) {
-        char *argv[16];
+    int passes = o->verify_read ? 4 : 2;
+    for (int pass = 0; pass < passes && st == KVT_OK; pass++) {
+        char *argv[20];
         int n = 0;
         argv[n++] = "fio";
         argv[n++] = "--name=peer";
@@ -309,11 +318,17 @@ kvt_status_t kvt_bench_fio(const kvt_bench_fio_opts_t *o, kvt_bench_result_t *r_
         argv[n++] = o->direct ? "--direct=1" : "--direct=0";
         argv[n++] = bs;
         argv[n++] = qd;
-        argv[n++] = pass == 0 ? "--rw=write" : "--rw=read";
+        /* 0: write, 1: read, 2: write with verify headers, 3: read them back verifying (fio
+           calls it a write job with --verify_only and reports it as reads) */
+        argv[n++] = pass == 1 ? "--rw=read" : "--rw=write";
+        if (pass >= 2) {
+            argv[n++] = "--verify=crc32c";
+            argv[n++] = pass == 2 ? "--do_verify=0" : "--verify_only=1";
+        }
         if (pass == 0 && o->durable) {
             argv[n++] = sync;
         }
-        if (pass == 0) {
+        if (pass == 0 || pass == 2) {
             /* preallocated, unwritten extents, as the nvme tier's segments are: both pay the
                filesystem's conversion on first write (fio's default today; named so that a fio
                with another default cannot change the comparison) */
@@ -325,16 +340,24 @@ kvt_status_t kvt_bench_fio(const kvt_bench_fio_opts_t *o, kvt_bench_result_t *r_
         argv[n] = NULL;
         for (int i = 0; i < n && off < cmd_len; i++) {
             off += (size_t)snprintf(cmd + off, cmd_len - off, "%s%s",
-                                    i == 0 && pass == 1 ? " && " : i == 0 ? "" : " ", argv[i]);
+                                    i == 0 && pass > 0 ? " && " : i == 0 ? "" : " ", argv[i]);
         }
+        static const char *const what[] = {"--rw=write", "--rw=read", "--verify=crc32c write",
+                                           "--verify_only"};
         char *out = NULL, errline[256];
         st = run_capture(argv, &out, errline, sizeof(errline));
         if (st != KVT_OK) {
-            kvt_error_set(err, st, "fio --rw=%s: %s", pass == 0 ? "write" : "read", errline);
+            kvt_error_set(err, st, "fio %s: %s", what[pass], errline);
             break;
         }
-        st = parse_fio(out, pass == 0 ? "write" : "read", pass == 0 ? &r.write : &r.read, err);
+        if (pass != 2) {
+            kvt_bench_side_t *side = pass == 0 ? &r.write : pass == 1 ? &r.read : &r.read_verify;
+            st = parse_fio(out, pass == 0 ? "write" : "read", side, err);
+        }
         free(out);
+        if (pass == 1) {
+            unlink(o->file); /* the verify passes write a fresh file */
+        }
     }
     unlink(o->file);
     if (st == KVT_OK) {

@@ -22,12 +22,15 @@ typedef struct kvt_bench_fio_opts {
     uint64_t size;         /* --size: a whole number of blocks */
     bool direct;           /* nvme: --direct=1 (and --fdatasync); pfs: --direct=0 (and --fsync) */
     bool durable;          /* the write syncs every queue_depth writes (--fdatasync / --fsync) */
+    bool verify_read;      /* also: write the file with fio's crc32c verify headers (untimed)
+                              and read it back verifying every block (--verify_only) */
 } kvt_bench_fio_opts_t;
 
 /*
  * Run fio twice (--rw=write, then --rw=read on the same file) with the io_uring engine and
- * --output-format=json, and read write_bw/read_bw and the clat p50/p99 from its JSON (cJSON).
- * cmd (cmd_len bytes) receives the two command lines run, separated by " && ".
+ * --output-format=json, and read write_bw/read_bw and the clat p50/p99 from its JSON (cJSON);
+ * with verify_read, twice more for r_p->read_verify (see the field).
+ * cmd (cmd_len bytes) receives the command lines run, separated by " && ".
  * KVT_ERR_UNAVAILABLE when fio is not installed; KVT_ERR_IO when it fails (err has its stderr's
  * first line); KVT_ERR_PARSE when its output is not the JSON expected.
  */

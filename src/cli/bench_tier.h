@@ -26,6 +26,8 @@ typedef struct kvt_bench_side {
 
 typedef struct kvt_bench_result {
     kvt_bench_side_t write, read;
+    kvt_bench_side_t read_verify; /* peers only: the read with a checksum verified per block, as
+                                     every read of a persistent tier is (ios 0: not measured) */
     char detail[256];   /* kvt_tier_info().detail of the tier as opened */
     uint64_t capacity_bytes; /* the capacity the tier was opened with */
 } kvt_bench_result_t;

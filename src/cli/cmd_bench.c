@@ -372,6 +372,17 @@ static void json_side(kvt_json_t *w, const kvt_bench_result_t *r)
     kvt_json_double(w, "read_p99_us", r->read.p99_us);
     kvt_json_u64(w, "write_bytes", r->write.bytes);
     kvt_json_u64(w, "read_bytes", r->read.bytes);
+    if (r->read_verify.ios > 0) {
+        kvt_json_double(w, "read_verify_GBps", r->read_verify.GBps);
+        kvt_json_double(w, "read_verify_p50_us", r->read_verify.p50_us);
+        kvt_json_double(w, "read_verify_p99_us", r->read_verify.p99_us);
+    }
+}
+
+/* Whether the point's peer also read verifying each block (fio --verify_only: nvme). */
+static bool has_verify(const point_t *p)
+{
+    return p->peer_ok && p->peer.read_verify.ios > 0 && p->peer.read_verify.GBps > 0;
 }
 
 static double ratio(double a, double b)
@@ -409,15 +420,19 @@ static void json_point(kvt_json_t *w, const point_t *p)
         kvt_json_null(w, "ratio_write");
         kvt_json_null(w, "ratio_read");
     }
+    if (has_verify(p)) {
+        kvt_json_double(w, "ratio_read_verify", ratio(p->r.read.GBps, p->peer.read_verify.GBps));
+    }
     kvt_json_end_object(w);
 }
 
-static void table_header(kvt_table_t *t)
+/* verify: two more columns, the read beside fio reading with a checksum per block. */
+static void table_header(kvt_table_t *t, bool verify)
 {
-    static const char *const h[] = {"tier", "block", "QD", "write GB/s", "peer", "ratio",
-                                    "read GB/s", "peer", "ratio", "read p50 us", "peer",
-                                    "p99 us", "peer"};
-    kvt_table_init(t, sizeof(h) / sizeof(h[0]));
+    static const char *const h[] = {"tier",   "block",       "QD",   "write GB/s", "peer",
+                                    "ratio",  "read GB/s",   "peer", "ratio",      "read p50 us",
+                                    "peer",   "p99 us",      "peer", "verify peer", "ratio"};
+    kvt_table_init(t, sizeof(h) / sizeof(h[0]) - (verify ? 0 : 2));
     for (size_t i = 0; i < t->ncols; i++) {
         kvt_table_cell(t, "%s", h[i]);
         t->right[i] = i >= 1;
@@ -451,6 +466,11 @@ static void table_point(kvt_table_t *t, const point_t *p)
     cell_us(t, peer, p->peer.read.p50_us);
     cell_us(t, true, p->r.read.p99_us);
     cell_us(t, peer, p->peer.read.p99_us);
+    if (t->ncols > 13) {
+        bool v = has_verify(p);
+        kvt_table_cell(t, v ? "%.2f" : "-", p->peer.read_verify.GBps);
+        kvt_table_cell(t, v ? "%.2fx" : "-", ratio(p->r.read.GBps, p->peer.read_verify.GBps));
+    }
 }
 
 /* The peer of one point, over the bytes the tier moved: memcpy or fio. */
@@ -482,6 +502,7 @@ static void run_peer(const char *scratch, point_t *p, bool tty)
         .size = bytes,
         .direct = p->kind == KVT_TIER_NVME,
         .durable = true, /* the tiers' default, which the bench opens */
+        .verify_read = p->kind == KVT_TIER_NVME,
     };
     snprintf(label, sizeof(label), "fio %s qd%u", fmt_block(b, sizeof(b), p->block), p->qd);
     if (tty) {
@@ -495,8 +516,17 @@ static void run_peer(const char *scratch, point_t *p, bool tty)
     }
 }
 
-/* Index of the run whose side (write or read, of the tier or the peer) has the median GB/s. */
-static size_t median_of(const point_t *runs, size_t n, bool peer, bool read)
+enum { SIDE_WRITE, SIDE_READ, SIDE_READ_VERIFY };
+
+static double side_GBps(const kvt_bench_result_t *r, int side)
+{
+    return side == SIDE_WRITE ? r->write.GBps : side == SIDE_READ ? r->read.GBps
+                                                                  : r->read_verify.GBps;
+}
+
+/* Index of the run whose side (write, read or verified read; of the tier or the peer) has the
+ * median GB/s. */
+static size_t median_of(const point_t *runs, size_t n, bool peer, int side)
 {
     size_t order[15];
     for (size_t i = 0; i < n; i++) {
@@ -506,8 +536,7 @@ static size_t median_of(const point_t *runs, size_t n, bool peer, bool read)
         for (size_t j = i; j > 0; j--) {
             const kvt_bench_result_t *a = peer ? &runs[order[j]].peer : &runs[order[j]].r;
             const kvt_bench_result_t *b = peer ? &runs[order[j - 1]].peer : &runs[order[j - 1]].r;
-            double x = read ? a->read.GBps : a->write.GBps, y = read ? b->read.GBps : b->write.GBps;
-            if (x >= y) {
+            if (side_GBps(a, side) >= side_GBps(b, side)) {
                 break;
             }
             size_t t = order[j];
@@ -523,11 +552,12 @@ static size_t median_of(const point_t *runs, size_t n, bool peer, bool read)
 static void median_point(const point_t *runs, size_t n, point_t *p)
 {
     *p = runs[n - 1];
-    p->r.write = runs[median_of(runs, n, false, false)].r.write;
-    p->r.read = runs[median_of(runs, n, false, true)].r.read;
+    p->r.write = runs[median_of(runs, n, false, SIDE_WRITE)].r.write;
+    p->r.read = runs[median_of(runs, n, false, SIDE_READ)].r.read;
     if (p->peer_ok) {
-        p->peer.write = runs[median_of(runs, n, true, false)].peer.write;
-        p->peer.read = runs[median_of(runs, n, true, true)].peer.read;
+        p->peer.write = runs[median_of(runs, n, true, SIDE_WRITE)].peer.write;
+        p->peer.read = runs[median_of(runs, n, true, SIDE_READ)].peer.read;
+        p->peer.read_verify = runs[median_of(runs, n, true, SIDE_READ_VERIFY)].peer.read_verify;
     }
 }
 
@@ -598,7 +628,11 @@ static int bench_tier(const bench_cli_t *c, kvt_tier_kind_t kind, const char *sc
 static void print_text(const bench_cli_t *c, const point_t *pts, size_t np)
 {
     kvt_table_t t;
-    table_header(&t);
+    bool verify = false;
+    for (size_t i = 0; i < np; i++) {
+        verify |= has_verify(&pts[i]);
+    }
+    table_header(&t, verify);
     for (size_t i = 0; i < np; i++) {
         table_point(&t, &pts[i]);
     }
