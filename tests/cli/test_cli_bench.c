@@ -382,6 +382,21 @@ static void bench_storage(kvt_tier_kind_t kind)
         assert_non_null(strstr(cmd, "--iodepth=4"));
         assert_non_null(strstr(cmd, "--size=4194304"));
         assert_non_null(strstr(cmd, kind == KVT_TIER_NVME ? "--direct=1" : "--direct=0"));
+        /* nvme also reads beside fio verifying every block, and the ratio is to that read;
+           pfs has no such peer */
+        const cJSON *vr = cJSON_GetObjectItemCaseSensitive(peer, "read_verify_GBps");
+        const cJSON *vratio = cJSON_GetObjectItemCaseSensitive(doc, "ratio_read_verify");
+        if (kind == KVT_TIER_NVME) {
+            assert_non_null(strstr(cmd, "--verify=crc32c --verify_only=1"));
+            assert_true(cJSON_IsNumber(vr) && vr->valuedouble > 0);
+            assert_true(cJSON_IsNumber(vratio));
+            double want = GET_NUM(doc, "read_GBps") / vr->valuedouble;
+            assert_true(fabs(vratio->valuedouble - want) <= 1e-9 * want);
+        } else {
+            assert_null(strstr(cmd, "--verify"));
+            assert_null(vr);
+            assert_null(vratio);
+        }
     } else {
         print_message("[  NOTE    ] %s peer: %s\n", name, GET_STR(peer, "reason"));
     }
