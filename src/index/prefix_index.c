@@ -354,6 +354,18 @@ static inline void prefetch_home(const group_t *tab, size_t mask, kvt_key_t key)
     __builtin_prefetch(&tab[home_of(key.lo, mask)]);
 }
 
+/* Where block i of a walk is, into the caller's arrays (either may be NULL). */
+static inline void put_out(const group_t *g, int k, size_t i, uint8_t *tiers_out,
+                           uint32_t *slots_out)
+{
+    if (tiers_out != NULL) {
+        tiers_out[i] = g->tier[k];
+    }
+    if (slots_out != NULL) {
+        slots_out[i] = g->slot[k];
+    }
+}
+
 /* The group and entry of key, looked up from its home group g of idx (loaded or on its way),
  * or NULL: the per-key step of the walks below. */
 static inline const group_t *probe_portable(const kvt_prefix_index_t *idx, const group_t *g,
@@ -410,12 +422,7 @@ size_t prefix_index_match_portable(const kvt_prefix_index_t *idx, const kvt_key_
         if (g == NULL) {
             return i;
         }
-        if (tiers_out != NULL) {
-            tiers_out[i] = g->tier[k];
-        }
-        if (slots_out != NULL) {
-            slots_out[i] = g->slot[k];
-        }
+        put_out(g, k, i, tiers_out, slots_out);
     }
     return n;
 }
@@ -442,12 +449,7 @@ prefix_index_match_avx512(const kvt_prefix_index_t *idx, const kvt_key_t *chain,
         if (g == NULL) {
             return i;
         }
-        if (tiers_out != NULL) {
-            tiers_out[i] = g->tier[k];
-        }
-        if (slots_out != NULL) {
-            slots_out[i] = g->slot[k];
-        }
+        put_out(g, k, i, tiers_out, slots_out);
     }
     return n;
 }
@@ -491,12 +493,7 @@ static size_t sharded_portable(const kvt_prefix_index_t *const *idx, const shard
         if (g == NULL) {
             return i;
         }
-        if (tiers_out != NULL) {
-            tiers_out[i] = g->tier[k];
-        }
-        if (slots_out != NULL) {
-            slots_out[i] = g->slot[k];
-        }
+        put_out(g, k, i, tiers_out, slots_out);
     }
     return n;
 }
@@ -520,12 +517,7 @@ sharded_avx512(const kvt_prefix_index_t *const *idx, const shard_tabs_t *t, size
         if (g == NULL) {
             return i;
         }
-        if (tiers_out != NULL) {
-            tiers_out[i] = g->tier[k];
-        }
-        if (slots_out != NULL) {
-            slots_out[i] = g->slot[k];
-        }
+        put_out(g, k, i, tiers_out, slots_out);
     }
     return n;
 }

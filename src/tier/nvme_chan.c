@@ -578,11 +578,10 @@ static void handle_cqes(nvme_chan_t *c)
     handle_cqes_until(c, SIZE_MAX);
 }
 
-/* Hand queued SQEs to the kernel and wait for at least one completion in the same system call
-   (only call it with I/O in flight), then handle every completion there is. */
-static void submit_wait(nvme_chan_t *c)
+/* Hand queued SQEs to the kernel and wait for at least one completion, in one system call
+   (only with I/O in flight); completions are left in the CQ ring. */
+static void submit_and_wait_one(nvme_chan_t *c)
 {
-    sync_start(c);
     int r;
     do {
         r = io_uring_submit_and_wait(&c->ring, 1);
@@ -590,6 +589,14 @@ static void submit_wait(nvme_chan_t *c)
     if (r >= 0) {
         c->unsubmitted = 0;
     }
+}
+
+/* Hand queued SQEs to the kernel and wait for at least one completion in the same system call
+   (only call it with I/O in flight), then handle every completion there is. */
+static void submit_wait(nvme_chan_t *c)
+{
+    sync_start(c);
+    submit_and_wait_one(c);
     handle_cqes(c);
 }
 
@@ -729,13 +736,7 @@ size_t nvme_chan_poll(void *chan, size_t min_complete, kvt_tier_io_t **done, siz
     }
     while (c->done.n < min_complete && busy(c)) {
         sync_start(c);
-        int r;
-        do {
-            r = io_uring_submit_and_wait(&c->ring, 1);
-        } while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
-        if (r >= 0) {
-            c->unsubmitted = 0;
-        }
+        submit_and_wait_one(c);
         handle_cqes_until(c, want);
     }
     sync_start(c);
