@@ -324,6 +324,7 @@ kvt_status_t kvt_bench_fio(const kvt_bench_fio_opts_t *o, kvt_bench_result_t *r_
         if (pass >= 2) {
             argv[n++] = "--verify=crc32c";
             argv[n++] = pass == 2 ? "--do_verify=0" : "--verify_only=1";
+            argv[n++] = "--verify_state_save=0"; /* else a state file lands in the cwd */
         }
         if (pass == 0 && o->durable) {
             argv[n++] = sync;

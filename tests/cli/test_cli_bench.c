@@ -21,6 +21,7 @@
 
 #include <math.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Whether the tier can run here; if not, say why (the caller then skips). */
 static bool tier_here(kvt_tier_kind_t kind, const char *dir)
@@ -388,6 +389,9 @@ static void bench_storage(kvt_tier_kind_t kind)
         const cJSON *vratio = cJSON_GetObjectItemCaseSensitive(doc, "ratio_read_verify");
         if (kind == KVT_TIER_NVME) {
             assert_non_null(strstr(cmd, "--verify=crc32c --verify_only=1"));
+            /* fio saves a verify state file in the working directory unless told not to */
+            assert_non_null(strstr(cmd, "--verify_state_save=0"));
+            assert_int_equal(access("local-peer-0-verify.state", F_OK), -1);
             assert_true(cJSON_IsNumber(vr) && vr->valuedouble > 0);
             assert_true(cJSON_IsNumber(vratio));
             double want = GET_NUM(doc, "read_GBps") / vr->valuedouble;
