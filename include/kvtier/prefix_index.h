@@ -24,7 +24,8 @@
  * (src/index/prefix_index.c says what bounds it).
  *
  * Not thread-safe: calls on one index must be serialised by the caller (reads included, since
- * put() may rehash the table). The live store will stripe the index across locks.
+ * put() may rehash the table). The live store stripes it across 16 indexes under rwlocks and
+ * walks a chain over all of them at once with kvt_prefix_index_match_sharded().
  */
 #ifndef KVTIER_PREFIX_INDEX_H
 #define KVTIER_PREFIX_INDEX_H
