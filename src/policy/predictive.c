@@ -47,6 +47,18 @@
  * 19.21 %; losses of 4 blocks' hits at Mooncake 1M, 2 at ShareGPT tokens 12k, 0.12 points on
  * the generated agent workload at 1 % of its distinct tokens.
  *
+ * Dead sub-agent chains (one tier). A request's chain is a sub-agent's if its first own block was
+ * made in a handoff request or carries that mark (TAG_SUB; the request's new blocks carry it too).
+ * Such a block is "left" once its session has sent a request after the block's last access (the
+ * main chain resumed). Outcomes are also counted by that state (pooled); when a session's request
+ * becomes a past one and the sub-agent chain it last touched is left, the chain is dropped -- its
+ * resident blocks become orphans -- if a left block is more likely never reused than reused
+ * (kvt_pred_left_dead). Valuing left blocks inside their classes was tried first: only a class
+ * list's oldest block competes, so dead blocks behind live ones of the same class were never
+ * reached, and mix at 2M tokens lost 0.10 points (docs/replay.md). Measured: the generated agent
+ * workload at 20 % of its distinct tokens 96.4508 -> 96.6010 % (LRU 96.4514), mix 2M 58.18 ->
+ * 58.34 %. Cost: 12 bytes per session, one bit per block.
+ *
  * In a node's tiers, the instances below the top share the top tier's predictor and its view of
  * each block (class, last access): the top tier sees every access, the others only what reaches
  * them, so only the top one learns. The chain rule is off there: an evicted block is demoted to
@@ -69,7 +81,7 @@
  * the horizon, which grew with the access rate, 171 bytes per distinct block on bench_replay's
  * 100 M references. Memory: 63 bytes per block id in the top tier (55 below it, which does not
  * expire), of which the prefetch clock's 8 are touched only by prefetches; plus 8 per cached
- * block for T.
+ * block for T and 16 per session.
  */
 #include "policy/dlist.h"
 #include "policy/policy.h"
@@ -85,6 +97,7 @@
 #define NO_CLASS     UINT16_MAX
 #define NIL          KVT_DL_NIL
 #define TAG_SHARED   1u /* tag bit 0; bits 1-4: the paper's class of the last access */
+#define TAG_SUB      32u /* tag bit 5: made in a sub-agent's chain (see is_left) */
 _Static_assert(KVT_BLOCK_TYPES * KVT_TRANSITIONS == KVT_PRED_PAPER_CLASSES && KVT_TRANSITIONS == 4,
                "the paper's classes are block type x 4 transitions");
 
@@ -100,6 +113,7 @@ enum {
 typedef struct reuse {
     uint16_t cls;
     uint8_t paper; /* the paper's class of the previous access (reported only) */
+    bool left;     /* the block was left (is_left) when reused */
     uint64_t gap_us;
 } reuse_t;
 
@@ -123,9 +137,17 @@ typedef struct predictive {
     uint32_t *last_session; /* per block: the session of its last access */
     uint8_t *tag;           /* per block: bit 0 (TAG_SHARED) a system prefix, or seen by a second
                              * session; bits 1-4 the paper's class of its last access (block type
-                             * x transition, kvt_pred_paper_class), for the report only */
+                             * x transition, kvt_pred_paper_class), for the report only;
+                             * bit 5 (TAG_SUB) on a sub-agent's chain */
     uint32_t *sess_depth;   /* per session: requests seen */
+    uint64_t *sess_t;       /* per session: arrival of its latest request before the current */
+    uint32_t *sess_sub;     /* per session: the last block of a sub-agent's chain it accessed
+                             * (NIL: none, or that chain was dropped) */
     uint64_t nsessions;
+    uint32_t cur_session;   /* the current request's session and arrival (UINT32_MAX: none) */
+    uint64_t cur_t;
+    bool cur_own_seen;      /* the current request has accessed a block of its own kind */
+    bool cur_sub;           /* ... and its first such block was a sub-agent's */
     kvt_dlinks_t xlinks;    /* top tier: links of xlist (lower tiers: none) */
     kvt_dlist_t xlist;      /* top tier: the blocks with a class (cls != NO_CLASS) by last
                              * access, newest at the head: the tail expires first */
@@ -193,6 +215,7 @@ static kvt_status_t pv_create(const kvt_policy_cfg_t *cfg, void **ctx_p)
     kvt_dlist_init(&p->orphans);
     kvt_dlist_init(&p->xlist);
     p->prev_req = UINT64_MAX;
+    p->cur_session = UINT32_MAX;
     p->chains = true;
     for (uint32_t c = 0; c < KVT_PRED_CLASSES; c++) {
         kvt_dlist_init(&p->lists[c]);
@@ -249,9 +272,20 @@ static void pv_destroy(void *ctx)
     free(p->sib_next);
     free(p->sib_prev);
     free(p->sess_depth);
+    free(p->sess_t);
+    free(p->sess_sub);
     free(p->admit_us);
     free(p->pending);
     free(p);
+}
+
+/* A block its session left behind: a sub-agent's chain (TAG_SUB) whose session sent a request
+ * (before the current one) after the block's last access. Top tier only. */
+static bool is_left(const predictive_t *p, uint32_t b)
+{
+    uint32_t s = p->last_session[b];
+    return p->top == NULL && (p->tag[b] & TAG_SUB) && s < p->nsessions &&
+           p->sess_t[s] > p->last_us[b];
 }
 
 /* Blocks idle past the horizon are failures of their class, oldest access first. */
@@ -262,27 +296,46 @@ static void expire(predictive_t *p, uint64_t now)
         if (p->last_us[b] + HORIZON_US > now) {
             break;
         }
+        if (is_left(p, b)) {
+            kvt_pred_left_outcome(p->pred, false);
+        }
         kvt_pred_expired(p->pred, p->cls[b]);
-        kvt_pred_paper_outcome(p->pred, p->tag[b] >> 1, false);
+        kvt_pred_paper_outcome(p->pred, (p->tag[b] >> 1) & 15, false);
         p->cls[b] = NO_CLASS;
         kvt_dlist_remove(&p->xlist, &p->xlinks, b);
     }
 }
+
+static void drop_left(predictive_t *p, uint32_t s);
 
 /* First access of a request: its session's depth, and expiries up to its arrival. */
 static void begin_request(predictive_t *p, const kvt_access_t *a)
 {
     p->cur_req = a->req;
     p->cursor = KVT_DL_NIL;
+    uint32_t past = p->cur_session;
+    if (past < p->nsessions) {
+        p->sess_t[past] = p->cur_t; /* the previous request is now a past one */
+    }
+    p->cur_session = a->session;
+    p->cur_t = a->t_us;
+    p->cur_own_seen = false;
+    p->cur_sub = false;
     if (a->session >= p->nsessions) {
         uint64_t n = p->nsessions ? p->nsessions : 1024;
         while (n <= a->session) {
             n *= 2;
         }
         uint32_t *d = realloc(p->sess_depth, n * sizeof(*d));
-        if (d != NULL) {
+        uint64_t *t = d != NULL ? realloc(p->sess_t, n * sizeof(*t)) : NULL;
+        uint32_t *u = t != NULL ? realloc(p->sess_sub, n * sizeof(*u)) : NULL;
+        p->sess_depth = d != NULL ? d : p->sess_depth;
+        p->sess_t = t != NULL ? t : p->sess_t;
+        if (u != NULL) { /* all three grown: the new sessions start empty */
             memset(d + p->nsessions, 0, (n - p->nsessions) * sizeof(*d));
-            p->sess_depth = d;
+            memset(t + p->nsessions, 0, (n - p->nsessions) * sizeof(*t));
+            memset(u + p->nsessions, 0xff, (n - p->nsessions) * sizeof(*u));
+            p->sess_sub = u;
             p->nsessions = n;
         }
     }
@@ -297,10 +350,16 @@ static void begin_request(predictive_t *p, const kvt_access_t *a)
     p->t_snap = p->t_char;
     for (uint64_t i = 0; i < p->npending; i++) {
         kvt_pred_reused(p->pred, p->pending[i].cls, p->pending[i].gap_us);
+        if (p->pending[i].left) {
+            kvt_pred_left_outcome(p->pred, true);
+        }
         kvt_pred_paper_outcome(p->pred, p->pending[i].paper, true);
     }
     p->npending = 0;
     expire(p, a->t_us);
+    if (past != UINT32_MAX) {
+        drop_left(p, past); /* with what was learned up to now */
+    }
 }
 
 /* A lower tier's view of a block: the class the top tier gave it at its last access. */
@@ -336,7 +395,8 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
         }
         if (p->npending < p->pending_cap) {
             p->pending[p->npending++] =
-                (reuse_t){p->cls[b], (uint8_t)(p->tag[b] >> 1), a->t_us - p->last_us[b]};
+                (reuse_t){p->cls[b], (uint8_t)((p->tag[b] >> 1) & 15), is_left(p, b),
+                          a->t_us - p->last_us[b]};
         }
     }
     /* popularity: the sessions that used the block, counted at each change of session (a
@@ -349,8 +409,19 @@ static uint16_t observe(predictive_t *p, const kvt_access_t *a)
      * first by a session other than the first one) */
     bool shared = (p->tag[b] & TAG_SHARED) || a->block_type == KVT_BLOCK_SYSTEM ||
                   (p->last_session[b] != UINT32_MAX && p->last_session[b] != a->session);
-    p->tag[b] = (uint8_t)((shared ? TAG_SHARED : 0) |
+    /* a sub-agent's chain: the request's first own block was made in a handoff request, or
+     * carries that mark; the new blocks of such a request carry it too */
+    bool made = p->last_session[b] == UINT32_MAX;
+    if (!shared && !p->cur_own_seen) {
+        p->cur_own_seen = true;
+        p->cur_sub = made ? a->transition == KVT_TRANS_HANDOFF : (p->tag[b] & TAG_SUB) != 0;
+    }
+    unsigned sub = made ? (p->cur_sub && !shared ? TAG_SUB : 0) : (p->tag[b] & TAG_SUB);
+    p->tag[b] = (uint8_t)((shared ? TAG_SHARED : 0) | sub |
                           kvt_pred_paper_class(a->block_type, a->transition) << 1);
+    if (sub && a->session < p->nsessions) {
+        p->sess_sub[a->session] = b;
+    }
     p->last_session[b] = a->session;
     uint16_t c = kvt_pred_class(shared, a->transition, a->partial, p->cur_depth,
                                 a->chain_len, reuses, sessions);
@@ -504,6 +575,34 @@ static void walk(predictive_t *p, uint32_t root, bool to_orphan)
     }
 }
 
+/* Session s's request just became a past one. If the sub-agent's chain the session touched last
+ * is now left (the session has sent a request since: its main chain resumed) and a left block
+ * is, on the evidence so far, more likely never reused than reused (kvt_pred_left_dead), the
+ * chain is dead: its resident blocks become orphans, evicted before any leaf. Its top is found by walking up from
+ * the last block the session touched while the parent is a block of the same chain; everything
+ * below the top is left too (a descendant is accessed only after its prefix). One tier only. */
+static void drop_left(predictive_t *p, uint32_t s)
+{
+    uint32_t u = s < p->nsessions ? p->sess_sub[s] : NIL;
+    if (u == NIL || !p->chains || !is_left(p, u) || !kvt_pred_left_dead(p->pred)) {
+        return;
+    }
+    p->sess_sub[s] = NIL;
+    while (p->parent[u] != NIL && (p->tag[p->parent[u]] & TAG_SUB) &&
+           p->last_session[p->parent[u]] == s) {
+        u = p->parent[u];
+    }
+    if (!whole(p, u)) {
+        return; /* not resident (nothing whole below it) or an orphan already (nor below it) */
+    }
+    leave(p, u);
+    kid(p, p->parent[u], -1);
+    p->nkids[u] = 0;
+    kvt_dlist_push_head(&p->orphans, &p->links, u);
+    p->state[u] = ORPHAN;
+    walk(p, u, true);
+}
+
 /* The block accessed before b in its request becomes its parent in the prefix tree (none at
  * position 0). b is not in its parent's count here (not resident, or just left): none moves. */
 static void link_parent(predictive_t *p, const kvt_access_t *a)
@@ -635,6 +734,9 @@ static uint32_t weakest(predictive_t *p, uint64_t now, double *value_p)
 static void pv_hit(void *ctx, const kvt_access_t *a)
 {
     predictive_t *p = ctx;
+    if (a->req != p->cur_req) {
+        begin_request(p, a); /* first: it may turn a dropped chain into orphans (drop_left) */
+    }
     if (p->cursor == a->block) {
         p->cursor = KVT_DL_NIL; /* a chain naming one block twice: do not place it after itself */
     }

@@ -29,6 +29,11 @@
  * microseconds (1 us .. 2^44 us, five months); survival beyond x interpolates linearly inside
  * x's bucket. A base class with fewer than min_gap_samples gaps borrows the global histogram.
  *
+ * The outcomes of blocks a session had left behind (policy/predictive.c: a sub-agent's chain
+ * after the main chain resumed) are also counted, pooled over the classes: a left block's posterior
+ * is those counts shrunk toward the mean of all outcomes, and decides whether such chains are
+ * dead (kvt_pred_left_dead).
+ *
  * For reporting only, the same outcomes are also counted by the paper's 16 classes (block type x
  * transition of the access they are credited to); no estimate above reads them.
  */
@@ -135,6 +140,23 @@ double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls)
     double a0 = p->params.prior_alpha, b0 = p->params.prior_beta, k = p->params.shrink;
     double base = (a0 + par->succ) / (a0 + b0 + par->succ + par->fail);
     return (p->succ[cls] + k * base) / (p->succ[cls] + p->fail[cls] + k);
+}
+
+void kvt_pred_left_outcome(kvt_predictor_t *p, bool reused)
+{
+    *(reused ? &p->left_succ : &p->left_fail) += 1;
+}
+
+bool kvt_pred_left_dead(const kvt_predictor_t *p)
+{
+    double a0 = p->params.prior_alpha, b0 = p->params.prior_beta, k = p->params.shrink;
+    double s = 0, f = 0;
+    for (int i = 0; i < KVT_PRED_PARENTS; i++) {
+        s += p->parent[i].succ;
+        f += p->parent[i].fail;
+    }
+    double all = (a0 + s) / (a0 + b0 + s + f);
+    return (p->left_succ + k * all) / (p->left_succ + p->left_fail + k) < 0.5;
 }
 
 static void refresh(kvt_pred_parent_t *h)

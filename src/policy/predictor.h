@@ -54,6 +54,9 @@ typedef struct kvt_predictor {
     /* the same outcomes counted by the paper's class (kvt_pred_paper_class) of the access they
      * are credited to: for reporting only */
     double paper_succ[KVT_PRED_PAPER_CLASSES], paper_fail[KVT_PRED_PAPER_CLASSES];
+    /* the same outcomes of the blocks a session had left behind when they were recorded
+     * (policy/predictive.c: a sub-agent's chain after its session moved on), all classes */
+    double left_succ, left_fail;
 } kvt_predictor_t;
 
 void kvt_pred_init(kvt_predictor_t *p, const kvt_pred_params_t *params);
@@ -81,6 +84,17 @@ void kvt_pred_paper_outcome(kvt_predictor_t *p, unsigned pc, bool reused);
 
 /* Posterior mean of reuse for class cls, shrunk toward its base class. */
 double kvt_pred_p_reuse(const kvt_predictor_t *p, uint16_t cls);
+
+/* An outcome (reused or expired) of a block that was left behind when it was recorded: counted
+ * beside kvt_pred_reused / kvt_pred_expired, which the caller also calls. */
+void kvt_pred_left_outcome(kvt_predictor_t *p, bool reused);
+
+/* Is a left block more likely never reused than reused? Its posterior: the left outcomes shrunk
+ * toward the mean of all outcomes (Beta(alpha0 + s, beta0 + f), left ones included) with the
+ * shrinkage's pseudo-counts, (s_left + k p_all) / (s_left + f_left + k) < 1/2. Without left
+ * outcomes it is p_all: it takes evidence (on a trace whose blocks are mostly reused, about k
+ * left failures) to say yes. */
+bool kvt_pred_left_dead(const kvt_predictor_t *p);
 
 /* Fraction of class cls's reuse gaps longer than x_us (its base class's histogram). */
 double kvt_pred_gap_survival(kvt_predictor_t *p, uint16_t cls, double x_us);

@@ -855,6 +855,7 @@ typedef struct mini {
     uint32_t cap, n;
     bool res[MB];
     uint64_t req;
+    kvt_transition_t trans; /* of every request until changed: new session */
 } mini_t;
 
 static void mini_open(mini_t *m, uint32_t cap)
@@ -862,6 +863,7 @@ static void mini_open(mini_t *m, uint32_t cap)
     kvt_policy_cfg_t cfg = {.nblocks = MB, .capacity = cap, .block_tokens = BT};
     memset(m, 0, sizeof(*m));
     m->cap = cap;
+    m->trans = KVT_TRANS_NEW_SESSION;
     assert_int_equal(kvt_policy_predictive.create(&cfg, &m->ctx), KVT_OK);
 }
 
@@ -876,7 +878,7 @@ static uint32_t mini_access(mini_t *m, uint32_t session, uint64_t t_us, uint32_t
     a.pos = pos;
     a.chain_len = len;
     a.block_type = system ? KVT_BLOCK_SYSTEM : KVT_BLOCK_USER;
-    a.transition = KVT_TRANS_NEW_SESSION;
+    a.transition = m->trans;
     a.session = session;
     a.req = m->req;
     a.t_us = t_us;
@@ -992,6 +994,80 @@ static void test_predictive_orphans(void **state)
     REQ(&m, 7, 3 * SEC, 0, ((uint32_t[]){C}), Z3);
     REQ(&m, 8, 4 * SEC, 0, ((uint32_t[]){B}), Z4);
     kvt_policy_predictive.destroy(m.ctx);
+}
+
+/*
+ * A sub-agent's chain left behind. A request's chain is a sub-agent's if its first own block was
+ * made in a handoff request (or carries that mark); once its session has sent a request after
+ * the chain's last access (the main chain resumed), its blocks are "left", and when the evidence
+ * says a left block is more likely never reused than reused -- p_left = (s_left + 8 p_all) /
+ * (s_left + f_left + 8) < 1/2, p_all = (1 + s) / (2 + s + f) over all outcomes -- the chain
+ * becomes orphans when that session's request ends: it goes before every leaf.
+ * Capacity 4 blocks; S a system block, the rest user blocks; times in us unless said.
+ * Learned gaps are all below 4 us until r9 (1, 1, 2 us), so a block idle 1 s or more is worth 0
+ * (S(e) = 0), and the oldest of such leaves goes.
+ *   r0 s0 t=0 NEW [X]; r1 s1 t=1 NEW [S, M]: admitted; S inner, X and M leaves.
+ *   r2 s1 t=2 HANDOFF [S, Q]: S hit; Q admitted: first own block, made in a handoff: marked.
+ *   r3 s1 t=3 TOOL_RESULT [S, M]: hits; M is old and unmarked: the main chain resumes.
+ *   r4 s2 t=1 s NEW [A]: r3 is past, Q is left (s1 sent r3 after Q's last access, t=2). Learned
+ *      s = 3 (S at r2, r3; M at r3), f = 0: p_all = 4/5 = p_left (no left outcome): not dead, Q
+ *      stays a leaf. Leaves X (t=0), M (3), Q (2), all worth 0: victim X, the oldest.
+ *   r5 s3 t=1000 s NEW [B]: X, S, M, A and Q (left) expire: s = 3, f = 5, left f = 1. Leaves M,
+ *      Q, A, all worth 0: victim Q (t=2).
+ *   r6 s4 t=2000 s NEW [C]: B expires (f = 6). Leaves M (3), A (1 s), B: victim M; S is a leaf.
+ *   r7 s4 t=2001 s HANDOFF [U]: U marked (made in a handoff). Leaves S (3), A, B, C: victim S.
+ *   r8 s4 t=2002 s TOOL_RESULT [C, V]: C hit (the main chain); V: leaves A (1 s), B, U (idle
+ *      1 s, worth 0) and C (idle 0: worth more than 0): victim A. C is inner above V.
+ *   r9 s5 t=2003 s NEW [W]: r8 is past: U is left. Learned C's reuse (gap 2 s): s = 4, f = 6,
+ *      left f = 1: p_all = 5/12, p_left = (8 * 5/12) / 9 = 10/27 < 1/2: U becomes an orphan and
+ *      goes first. (Otherwise the leaves B (idle 1003 s, worth 0), U (2 s), V (1 s): B would go.)
+ *   r10 s6 t=2004 s NEW [Y]: leaves B, V, W (C inner): B, worth 0, the oldest.
+ * The gate alone, on a predictor: nothing learned, p_left = p_all = 1/2: not below. Three
+ * reuses and one failure, a left one: p_all = 4/6, p_left = (8 * 4/6) / 9 = 0.59; four more
+ * failures: p_all = 4/10, p_left = 3.2/9 = 0.36 < 1/2.
+ */
+static void test_predictive_left_chain(void **state)
+{
+    (void)state;
+    enum { M = Z4 + 1, Q }; /* block ids beside the shared ones */
+    mini_t m;
+    mini_open(&m, 4);
+    const uint64_t s1 = SEC;
+    REQ(&m, 0, 0, 0, ((uint32_t[]){OUT_ADMIT}), X);
+    REQ(&m, 1, 1, 1u, ((uint32_t[]){OUT_ADMIT, OUT_ADMIT}), S, M);
+    m.trans = KVT_TRANS_HANDOFF;
+    REQ(&m, 1, 2, 1u, ((uint32_t[]){OUT_HIT, OUT_ADMIT}), S, Q);
+    m.trans = KVT_TRANS_TOOL_RESULT;
+    REQ(&m, 1, 3, 1u, ((uint32_t[]){OUT_HIT, OUT_HIT}), S, M);
+    m.trans = KVT_TRANS_NEW_SESSION;
+    REQ(&m, 2, s1, 0, ((uint32_t[]){X}), A);
+    REQ(&m, 3, 1000 * s1, 0, ((uint32_t[]){Q}), B);
+    REQ(&m, 4, 2000 * s1, 0, ((uint32_t[]){M}), C);
+    m.trans = KVT_TRANS_HANDOFF;
+    REQ(&m, 4, 2001 * s1, 0, ((uint32_t[]){S}), U);
+    m.trans = KVT_TRANS_TOOL_RESULT;
+    REQ(&m, 4, 2002 * s1, 0, ((uint32_t[]){OUT_HIT, A}), C, V);
+    m.trans = KVT_TRANS_NEW_SESSION;
+    REQ(&m, 5, 2003 * s1, 0, ((uint32_t[]){U}), W);
+    REQ(&m, 6, 2004 * s1, 0, ((uint32_t[]){B}), Y);
+    kvt_policy_predictive.destroy(m.ctx);
+
+    kvt_predictor_t *p = malloc(sizeof(*p));
+    assert_non_null(p);
+    kvt_pred_init(p, NULL);
+    assert_false(kvt_pred_left_dead(p));
+    uint16_t c = kvt_pred_class(false, KVT_TRANS_NEW_SESSION, false, 0, 1, 0, 1);
+    for (int i = 0; i < 3; i++) {
+        kvt_pred_reused(p, c, 1);
+    }
+    kvt_pred_expired(p, c);
+    kvt_pred_left_outcome(p, false);
+    assert_false(kvt_pred_left_dead(p)); /* p_all 4/6, p_left (8 * 2/3) / 9 = 0.593 */
+    for (int i = 0; i < 4; i++) {
+        kvt_pred_expired(p, c);
+    }
+    assert_true(kvt_pred_left_dead(p)); /* p_all 4/10, p_left 3.2/9 */
+    free(p);
 }
 
 /*
@@ -1252,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_generated_trace),
         cmocka_unit_test(test_predictive_leaves_only),
         cmocka_unit_test(test_predictive_orphans),
+        cmocka_unit_test(test_predictive_left_chain),
         cmocka_unit_test(test_predictive_popularity),
         cmocka_unit_test(test_predictive_paper_posteriors),
         cmocka_unit_test(test_predictor_popularity_classes),
