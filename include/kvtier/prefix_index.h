@@ -75,11 +75,12 @@ KVT_API size_t kvt_prefix_index_match(const kvt_prefix_index_t *idx, const kvt_k
 
 /*
  * match() for a chain whose keys are spread over nidx indexes (a power of two, at most
- * KVT_PREFIX_INDEX_MAX_SHARDS; a caller that shards one index for concurrency): key k lives in idx[(k.lo ^ k.hi) & (nidx - 1)], the rule
- * the caller must have used to put it there. The same answer as match() over one index holding
- * all the keys, at the same speed (the walk prefetches ahead across indexes). 0 when idx or
- * chain is NULL, an index is NULL, or nidx is not a power of two up to the maximum. The caller keeps every index
- * from changing meanwhile (e.g. holds their read locks).
+ * KVT_PREFIX_INDEX_MAX_SHARDS; a caller that shards one index for concurrency): key k lives in
+ * idx[(k.lo ^ k.hi) & (nidx - 1)], the rule the caller must have used to put it there. The same
+ * answer as match() over one index holding all the keys, at the same speed (the walk prefetches
+ * ahead across indexes). 0 when idx or chain is NULL, an index is NULL, or nidx is not a power of
+ * two up to the maximum. The caller keeps every index from changing meanwhile (e.g. holds their
+ * read locks).
  */
 #define KVT_PREFIX_INDEX_MAX_SHARDS 64u
 KVT_API size_t kvt_prefix_index_match_sharded(const kvt_prefix_index_t *const *idx, size_t nidx,

@@ -578,9 +578,10 @@ static void walk(predictive_t *p, uint32_t root, bool to_orphan)
 /* Session s's request just became a past one. If the sub-agent's chain the session touched last
  * is now left (the session has sent a request since: its main chain resumed) and a left block
  * is, on the evidence so far, more likely never reused than reused (kvt_pred_left_dead), the
- * chain is dead: its resident blocks become orphans, evicted before any leaf. Its top is found by walking up from
- * the last block the session touched while the parent is a block of the same chain; everything
- * below the top is left too (a descendant is accessed only after its prefix). One tier only. */
+ * chain is dead: its resident blocks become orphans, evicted before any leaf. Its top is found
+ * by walking up from the last block the session touched while the parent is a block of the same
+ * chain; everything below the top is left too (a descendant is accessed only after its prefix).
+ * One tier only. */
 static void drop_left(predictive_t *p, uint32_t s)
 {
     uint32_t u = s < p->nsessions ? p->sess_sub[s] : NIL;
