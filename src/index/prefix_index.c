@@ -44,7 +44,8 @@
  * through the sharded walk with one shard (measured: 25.5 instead of 23 us cold, 6.7 instead of
  * 4.9 warm). Comparing the home group and the next one at once, to take the branch on keys that
  * live past their home off the path, was tried: 23.3-24.5 us cold, 6.4 warm (no gain cold, a
- * loss warm); not kept.
+ * loss warm); not kept. Nor was a 256-bit (AVX2) compare of the group, in case 512-bit
+ * instructions lowered the clock: 23.5-24.2 us cold, 5.2 warm.
  */
 #include <kvtier/prefix_index.h>
 
