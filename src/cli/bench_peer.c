@@ -36,16 +36,13 @@
 #include "cli/bench_peer.h"
 
 #include "cli/bench_stats.h"
+#include "cli/spawn.h"
 #include "common/error.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define ARENA_MAX  (256ull << 20)
@@ -141,111 +138,27 @@ bool kvt_bench_have_program(const char *name)
     return false;
 }
 
-/* Run argv, capture stdout (malloc'd, NUL-terminated) and the first line of stderr. */
+/* Run argv: its stdout (malloc'd, NUL-terminated) when it exits 0, else the first line of its
+ * stderr (or its exit status) in errline. */
 static kvt_status_t run_capture(char *const argv[], char **out_p, char *errline, size_t errlen)
 {
-    int po[2], pe[2];
-    if (pipe(po) != 0) {
-        return KVT_ERR_IO;
+    kvt_spawn_result_t r;
+    kvt_status_t st = kvt_spawn_capture(argv, &r);
+    if (st != KVT_OK) {
+        snprintf(errline, errlen, "cannot run %s: %s", argv[0], kvt_status_str(st));
+        return st;
     }
-    if (pipe(pe) != 0) {
-        close(po[0]);
-        close(po[1]);
-        return KVT_ERR_IO;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(po[0]);
-        close(po[1]);
-        close(pe[0]);
-        close(pe[1]);
-        return KVT_ERR_IO;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-        }
-        dup2(po[1], STDOUT_FILENO);
-        dup2(pe[1], STDERR_FILENO);
-        close(po[0]);
-        close(po[1]);
-        close(pe[0]);
-        close(pe[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    char *out = NULL, *errs = NULL;
-    size_t olen = 0, ocap = 0, elen = 0, ecap = 0;
-    struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
-    int open_fds = 2;
-    bool oom = false;
-    while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || fds[i].revents == 0) {
-                continue;
-            }
-            char buf[8192];
-            ssize_t got = read(fds[i].fd, buf, sizeof(buf));
-            if (got < 0 && errno == EINTR) {
-                continue;
-            }
-            if (got <= 0) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
-                continue;
-            }
-            char **b = i == 0 ? &out : &errs;
-            size_t *len = i == 0 ? &olen : &elen, *cap = i == 0 ? &ocap : &ecap;
-            if (*len + (size_t)got + 1 > *cap) {
-                size_t c = *cap ? *cap * 2 : 65536;
-                while (c < *len + (size_t)got + 1) {
-                    c *= 2;
-                }
-                char *nb = realloc(*b, c);
-                if (nb == NULL) {
-                    oom = true;
-                    continue;
-                }
-                *b = nb;
-                *cap = c;
-            }
-            memcpy(*b + *len, buf, (size_t)got);
-            *len += (size_t)got;
-            (*b)[*len] = '\0';
-        }
-    }
-    for (int i = 0; i < 2; i++) {
-        if (fds[i].fd >= 0) {
-            close(fds[i].fd);
-        }
-    }
-    int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    snprintf(errline, errlen, "%s", errs != NULL ? errs : "");
+    snprintf(errline, errlen, "%s", r.err);
     errline[strcspn(errline, "\n")] = '\0';
-    free(errs);
-    if (oom || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || out == NULL) {
+    if (r.status != 0) {
         if (errline[0] == '\0') {
-            snprintf(errline, errlen, "exit status %d",
-                     WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+            snprintf(errline, errlen, "exit status %d", r.status);
         }
-        free(out);
-        return oom ? KVT_ERR_NO_MEMORY : KVT_ERR_IO;
+        kvt_spawn_result_free(&r);
+        return KVT_ERR_IO;
     }
-    *out_p = out;
+    *out_p = r.out;
+    free(r.err);
     return KVT_OK;
 }
 

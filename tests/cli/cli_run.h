@@ -1,20 +1,19 @@
 /*
- * Test helpers for the CLI tests: run the built kvtier binary ($KVT_CLI, set by ctest) with
- * fork/execv, capture stdout and stderr separately, and check the exit-status contract (exit 2:
- * one line on stderr, nothing on stdout) and JSON output. Include after cmocka.h.
+ * Test helpers for the CLI tests: run the built kvtier binary ($KVT_CLI, set by ctest) through
+ * the CLI's own kvt_spawn_capture (src/cli/spawn.c), which captures stdout and stderr
+ * separately, and check the exit-status contract (exit 2: one line on stderr, nothing on
+ * stdout) and JSON output. Include after cmocka.h.
  */
 #ifndef KVT_TESTS_CLI_CLI_RUN_H
 #define KVT_TESTS_CLI_CLI_RUN_H
 
+#include "cli/spawn.h"
+
 #include <cjson/cJSON.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct run {
@@ -35,23 +34,6 @@ static inline const char *cli_path(void)
     return p;
 }
 
-static inline void append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t c = *cap ? *cap : 4096;
-        while (c < *len + n + 1) {
-            c *= 2;
-        }
-        char *b = realloc(*buf, c);
-        assert_non_null(b);
-        *buf = b;
-        *cap = c;
-    }
-    memcpy(*buf + *len, data, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-}
-
 static inline void run_free(run_t *r)
 {
     free(r->out);
@@ -63,9 +45,7 @@ static inline void run_free(run_t *r)
 static inline void run_argv(run_t *r, const char *const *args)
 {
     char *argv[48];
-    int po[2], pe[2];
     size_t n = 0, off = 0;
-    size_t out_cap = 0, err_cap = 0;
 
     memset(r, 0, sizeof(*r));
     argv[n++] = (char *)cli_path();
@@ -79,69 +59,13 @@ static inline void run_argv(run_t *r, const char *const *args)
     }
     argv[n] = NULL;
 
-    assert_int_equal(pipe(po), 0);
-    assert_int_equal(pipe(pe), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-        }
-        dup2(po[1], STDOUT_FILENO);
-        dup2(pe[1], STDERR_FILENO);
-        close(po[0]);
-        close(po[1]);
-        close(pe[0]);
-        close(pe[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-
-    /* read both pipes together: a large document on one must not block the other */
-    struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
-    int open_fds = 2;
-    while (open_fds > 0) {
-        int rc = poll(fds, 2, -1);
-        if (rc < 0 && errno == EINTR) {
-            continue;
-        }
-        assert_true(rc > 0);
-        for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || fds[i].revents == 0) {
-                continue;
-            }
-            char buf[8192];
-            ssize_t got = read(fds[i].fd, buf, sizeof(buf));
-            if (got < 0 && errno == EINTR) {
-                continue;
-            }
-            if (got <= 0) {
-                close(fds[i].fd);
-                fds[i].fd = -1;
-                open_fds--;
-            } else if (i == 0) {
-                append(&r->out, &r->out_len, &out_cap, buf, (size_t)got);
-            } else {
-                append(&r->err, &r->err_len, &err_cap, buf, (size_t)got);
-            }
-        }
-    }
-    int ws;
-    while (waitpid(pid, &ws, 0) < 0) {
-        assert_int_equal(errno, EINTR);
-    }
-    r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    if (r->out == NULL) {
-        append(&r->out, &r->out_len, &out_cap, "", 0);
-    }
-    if (r->err == NULL) {
-        append(&r->err, &r->err_len, &err_cap, "", 0);
-    }
+    kvt_spawn_result_t sr;
+    assert_int_equal(kvt_spawn_capture(argv, &sr), KVT_OK);
+    r->status = sr.status;
+    r->out = sr.out;
+    r->out_len = sr.out_len;
+    r->err = sr.err;
+    r->err_len = sr.err_len;
 }
 
 #define RUN(r, ...) run_argv((r), (const char *const[]){__VA_ARGS__, NULL})
