@@ -447,31 +447,7 @@ static void test_hole_in_middle(void **state)
     close_h(&h);
 }
 
-/* One flipped payload byte: GET says CORRUPT once, counts one error, drops the record. */
-static void test_corrupt_payload_byte(void **state)
-{
-    (void)state;
-    SKIP_IF_UNAVAILABLE();
-    put_five();
-    char path[256];
-    seg_file(0, path);
-    int fd = open(path, O_RDWR);
-    unsigned char b;
-    assert_int_equal(pread(fd, &b, 1, REC_OFF(1) + 4096 + 1234), 1);
-    b ^= 0x01;
-    assert_int_equal(pwrite(fd, &b, 1, REC_OFF(1) + 4096 + 1234), 1);
-    close(fd);
-    h_t h;
-    open_default(&h);
-    assert_int_equal(info_of(&h).errors, 0);
-    assert_int_equal(fx_get(h.chan, fx_key(1), 8192, 8192), KVT_ERR_CORRUPT);
-    assert_int_equal(info_of(&h).errors, 1);
-    assert_int_equal(fx_get(h.chan, fx_key(1), 8192, 8192), KVT_ERR_NOT_FOUND);
-    others_intact(&h, 1);
-    assert_int_equal(info_of(&h).errors, 1);
-    close_h(&h);
-}
-
+/* Flip one bit of the byte at off in segment 0, durably. */
 static void flip_byte(off_t off)
 {
     char path[256];
@@ -484,6 +460,24 @@ static void flip_byte(off_t off)
     assert_int_equal(pwrite(fd, &b, 1, off), 1);
     assert_int_equal(fsync(fd), 0);
     close(fd);
+}
+
+/* One flipped payload byte: GET says CORRUPT once, counts one error, drops the record. */
+static void test_corrupt_payload_byte(void **state)
+{
+    (void)state;
+    SKIP_IF_UNAVAILABLE();
+    put_five();
+    flip_byte(REC_OFF(1) + 4096 + 1234);
+    h_t h;
+    open_default(&h);
+    assert_int_equal(info_of(&h).errors, 0);
+    assert_int_equal(fx_get(h.chan, fx_key(1), 8192, 8192), KVT_ERR_CORRUPT);
+    assert_int_equal(info_of(&h).errors, 1);
+    assert_int_equal(fx_get(h.chan, fx_key(1), 8192, 8192), KVT_ERR_NOT_FOUND);
+    others_intact(&h, 1);
+    assert_int_equal(info_of(&h).errors, 1);
+    close_h(&h);
 }
 
 static void count_scan(const kvt_block_meta_t *meta, void *arg)
