@@ -144,6 +144,14 @@ typedef struct kvt_tier_region {
  */
 KVT_API size_t kvt_tier_regions(kvt_tier_t *tier, kvt_tier_region_t *out, size_t max);
 
+/*
+ * Fault every page of a memory tier's memory in now (a tier faults its pages lazily, on the
+ * first put into each): for a caller that wants that cost up front -- a GPU path about to pin
+ * the regions, a benchmark measuring the steady state. KVT_OK at once for tiers that are not
+ * host memory; KVT_ERR_NO_MEMORY when the pages cannot be had.
+ */
+KVT_API kvt_status_t kvt_tier_prefault(kvt_tier_t *tier);
+
 KVT_END_DECLS
 
 #endif

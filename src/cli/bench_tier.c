@@ -41,16 +41,10 @@
 #include "cli/bench_stats.h"
 #include "common/error.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 #define POOL_BYTES     (64ull << 20)
 #define PROGRESS_NS    100000000ull /* at most ten progress updates a second */
@@ -245,30 +239,6 @@ static kvt_status_t phase(bench_t *b, kvt_tier_op_t op, uint64_t n, bool report,
 }
 
 /*
- * Every page of a memory tier's memory, faulted in for writing (MADV_POPULATE_WRITE, Linux 5.14;
- * older kernels: an atomic add of 0 to each 4 KiB page, which keeps whatever is there).
- */
-static kvt_status_t prefault(bench_t *b, kvt_tier_t *tier, kvt_error_t *err)
-{
-    kvt_tier_region_t r[8];
-    size_t n = kvt_tier_regions(tier, r, 8);
-    for (size_t i = 0; i < n && i < 8; i++) {
-        if (madvise(r[i].base, r[i].len, MADV_POPULATE_WRITE) == 0) {
-            continue;
-        }
-        if (errno != EINVAL) {
-            return kvt_error_set(err, KVT_ERR_NO_MEMORY, "%s: faulting in %zu bytes of tier "
-                                                         "memory: %s",
-                                 kvt_tier_kind_name(b->o->kind), r[i].len, strerror(errno));
-        }
-        for (size_t off = 0; off < r[i].len; off += 4096) {
-            __atomic_fetch_add((unsigned char *)r[i].base + off, 0, __ATOMIC_RELAXED);
-        }
-    }
-    return KVT_OK;
-}
-
-/*
  * Memory tiers fault their pages in on the first put into each (arena.c) and keep them when a
  * slot is freed: fill the tier once with other keys and remove them, so the timed phases see
  * the steady state a long-running store is in (the memcpy peer's arena is pre-faulted too), and
@@ -295,8 +265,9 @@ static kvt_status_t warm_up(bench_t *b, kvt_tier_t *tier, kvt_error_t *err)
     if (st == KVT_OK && done > 0) {
         b->nblocks = done;
     }
-    if (st == KVT_OK) {
-        st = prefault(b, tier, err);
+    if (st == KVT_OK && (st = kvt_tier_prefault(tier)) != KVT_OK) {
+        kvt_error_set(err, st, "%s: faulting in the tier's memory: %s",
+                      kvt_tier_kind_name(b->o->kind), kvt_status_str(st));
     }
     return st;
 }

@@ -358,6 +358,11 @@ size_t kvt_mem_tier_regions(void *ctx, kvt_tier_region_t *out, size_t max)
     return n;
 }
 
+kvt_status_t kvt_mem_tier_prefault(void *ctx)
+{
+    return kvt_arena_prefault(((kvt_mem_tier_t *)ctx)->arena);
+}
+
 kvt_arena_t *kvt_mem_tier_arena(void *ctx)
 {
     return ((kvt_mem_tier_t *)ctx)->arena;

@@ -29,6 +29,7 @@ kvt_status_t kvt_mem_tier_scan(void *ctx, kvt_tier_scan_cb_t cb, void *arg);
 void kvt_mem_tier_info(void *ctx, kvt_tier_info_t *info);
 uint64_t kvt_mem_tier_records(void *ctx, uint64_t payload_bytes);
 size_t kvt_mem_tier_regions(void *ctx, kvt_tier_region_t *out, size_t max);
+kvt_status_t kvt_mem_tier_prefault(void *ctx);
 
 /* The arena of an open memory tier's context: its regions are what a GPU path pins. */
 kvt_arena_t *kvt_mem_tier_arena(void *ctx);
@@ -42,6 +43,7 @@ kvt_arena_t *kvt_mem_tier_arena(void *ctx);
         .poll = kvt_mem_tier_poll, .remove = kvt_mem_tier_remove,                                  \
         .contains = kvt_mem_tier_contains, .scan = kvt_mem_tier_scan, .info = kvt_mem_tier_info,   \
         .records = kvt_mem_tier_records, .regions = kvt_mem_tier_regions,                          \
+        .prefault = kvt_mem_tier_prefault,                                                         \
     }
 
 #endif

@@ -196,6 +196,11 @@ size_t kvt_tier_regions(kvt_tier_t *tier, kvt_tier_region_t *out, size_t max)
     return tier->ops->regions != NULL ? tier->ops->regions(tier->ctx, out, max) : 0;
 }
 
+kvt_status_t kvt_tier_prefault(kvt_tier_t *tier)
+{
+    return tier->ops->prefault != NULL ? tier->ops->prefault(tier->ctx) : KVT_OK;
+}
+
 void kvt_tier_info(kvt_tier_t *tier, kvt_tier_info_t *info)
 {
     memset(info, 0, sizeof(*info));

@@ -272,6 +272,34 @@ static kvt_tier_t *open_mem(kvt_tier_kind_t kind, uint64_t capacity, uint64_t ma
     return t;
 }
 
+/* kvt_tier_prefault: before it a fresh DRAM tier has none of its pages resident (they are faulted
+ * lazily), after it every page of every region is. */
+static void test_tier_prefault(void **state)
+{
+    (void)state;
+    kvt_tier_t *t = open_mem(KVT_TIER_DRAM, 8 * MiB, 64 * KiB);
+    kvt_tier_region_t r[4];
+    size_t n = kvt_tier_regions(t, r, 4);
+    assert_true(n >= 1 && n <= 4);
+    static unsigned char vec[(64 * MiB) / 4096];
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            assert_int_equal(kvt_tier_prefault(t), KVT_OK);
+        }
+        for (size_t k = 0; k < n; k++) {
+            size_t pages = (r[k].len + 4095) / 4096;
+            assert_true(pages <= sizeof(vec));
+            assert_int_equal(mincore(r[k].base, r[k].len, vec), 0);
+            size_t resident = 0;
+            for (size_t i = 0; i < pages; i++) {
+                resident += vec[i] & 1;
+            }
+            assert_int_equal(resident, pass == 0 ? 0 : pages);
+        }
+    }
+    kvt_tier_close(t);
+}
+
 /* Put then get sizes from 0 B to the 16 MiB maximum; used_bytes is exactly the records. */
 static void test_round_trip(void **state)
 {
@@ -743,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_exhaustion_and_reuse),
         cmocka_unit_test(test_no_overlap),
         cmocka_unit_test(test_bind_and_prefault),
+        cmocka_unit_test(test_tier_prefault),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_no_space),
         cmocka_unit_test(test_concurrent_channels),
