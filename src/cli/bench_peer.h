@@ -28,7 +28,8 @@ typedef struct kvt_bench_fio_opts {
 
 /*
  * Run fio twice (--rw=write, then --rw=read on the same file) with the io_uring engine and
- * --output-format=json, and read write_bw/read_bw and the clat p50/p99 from its JSON (cJSON);
+ * --output-format=json, and read write_bw/read_bw and the p50/p99 of the total latency (lat_ns,
+ * --lat_percentiles=1) from its JSON (cJSON);
  * with verify_read, twice more for r_p->read_verify (see the field).
  * cmd (cmd_len bytes) receives the command lines run, separated by " && ".
  * KVT_ERR_UNAVAILABLE when fio is not installed; KVT_ERR_IO when it fails (err has its stderr's
