@@ -52,6 +52,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_store_meta
 	@echo
+	@./$(BUILD)/bench/bench_crc32c
+	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 
 install: build
