@@ -96,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kvt_block_meta_t meta;
     if (size >= KVT_BLOCK_HEADER_BYTES) {
         if (repair_payload) {
-            uint64_t h = XXH3_64bits(file + KVT_BLOCK_HEADER_BYTES, size - KVT_BLOCK_HEADER_BYTES);
+            uint64_t h = kvt_block_checksum(file + KVT_BLOCK_HEADER_BYTES,
+                                            size - KVT_BLOCK_HEADER_BYTES);
             for (int i = 0; i < 8; i++) {
                 file[96 + i] = (unsigned char)(h >> (8 * i));
             }

@@ -245,10 +245,13 @@ kvt_status_t kvt_bench_fio(const kvt_bench_fio_opts_t *o, kvt_bench_result_t *r_
         if (pass == 0 && o->durable) {
             argv[n++] = sync;
         }
-        if (pass == 0 || pass == 2) {
-            /* preallocated, unwritten extents, as the nvme tier's segments are: both pay the
-               filesystem's conversion on first write (fio's default today; named so that a fio
-               with another default cannot change the comparison) */
+        if (pass == 0 && o->overwrite) {
+            /* fio lays the file out (writes and fsyncs it, untimed) and the timed job
+               overwrites it, as the nvme tier overwrites its prefaulted or recycled segments */
+            argv[n++] = "--overwrite=1";
+        } else if (pass == 0 || pass == 2) {
+            /* preallocated, unwritten extents (fio's default today; named so that a fio with
+               another default cannot change the comparison) */
             argv[n++] = "--fallocate=native";
         }
         argv[n++] = size;

@@ -22,6 +22,8 @@ typedef struct kvt_bench_fio_opts {
     uint64_t size;         /* --size: a whole number of blocks */
     bool direct;           /* nvme: --direct=1 (and --fdatasync); pfs: --direct=0 (and --fsync) */
     bool durable;          /* the write syncs every queue_depth writes (--fdatasync / --fsync) */
+    bool overwrite;        /* the timed write overwrites a file laid out first (--overwrite=1);
+                              else it writes fallocate'd space (--fallocate=native) */
     bool verify_read;      /* also: write the file with fio's crc32c verify headers (untimed)
                               and read it back verifying every block (--verify_only) */
 } kvt_bench_fio_opts_t;

@@ -503,6 +503,7 @@ static void run_peer(const char *scratch, point_t *p, bool tty)
         .direct = p->kind == KVT_TIER_NVME,
         .durable = true, /* the tiers' default, which the bench opens */
         .verify_read = p->kind == KVT_TIER_NVME,
+        .overwrite = p->kind == KVT_TIER_NVME, /* as the prefaulted tier does */
     };
     snprintf(label, sizeof(label), "fio %s qd%u", fmt_block(b, sizeof(b), p->block), p->qd);
     if (tty) {

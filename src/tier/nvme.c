@@ -509,4 +509,5 @@ const kvt_tier_ops_t kvt_tier_nvme_ops = {
     .scan = nvme_scan,
     .info = nvme_info,
     .records = nvme_records,
+    .prefault = nvme_space_prefault,
 };

@@ -158,6 +158,8 @@ kvt_status_t nvme_space_alloc(nvme_tier_t *t, uint64_t rec_bytes, bool wait, uin
 /* An append allocated in segment seg completed (written or failed): drop its writer count and
  * wake allocations waiting for the segment. */
 void nvme_space_writer_done(nvme_tier_t *t, uint32_t seg);
+/* The tier's prefault op: write the free space once so that appends overwrite (nvme_space.c). */
+kvt_status_t nvme_space_prefault(void *ctx);
 
 #define NVME_SPACE_WAIT_MS 2000u
 

@@ -36,6 +36,16 @@
  * completion is reaped by the owning channel's thread, which may not poll for a while (then
  * KVT_ERR_BUSY). A waiter never deadlocks another: it has drained its own appends and pins
  * nothing.
+ *
+ * Free space starts as the file system's unwritten extents (segments are fallocate'd). The first
+ * append into such blocks converts them to written ones, a journal update that the put's
+ * fdatasync must then commit: on the dev VM's ext4 a 64 KiB durable put took 330 us into
+ * fallocate'd space and 180 us over blocks written before. A segment that has been used once
+ * and recycled is in the second state for good, so that is the steady state; prefault (the
+ * tier's kvt_tier_prefault) brings a fresh tier there at once, by writing zeros over every free
+ * segment and over the open segment past its append offset, then fdatasyncing each. It holds
+ * space_lock throughout (appends wait) and bumps the generation of each free segment first, so
+ * a GET still reading a record there retries its lookup instead of reading zeros.
  */
 #include "tier/nvme_internal.h"
 
@@ -46,7 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
 typedef struct move {
     kvt_key_t key;
@@ -95,6 +104,60 @@ static kvt_status_t seg_start(nvme_tier_t *t, uint32_t i)
     s->write_off = NVME_SECTOR;
     t->open_seg = (int)i;
     return KVT_OK;
+}
+
+#define PREFAULT_CHUNK (1u << 20)
+
+/* Zeros over [from, seg_bytes) of segment i, then fdatasync; under space_lock. */
+static kvt_status_t seg_prefault(nvme_tier_t *t, uint32_t i, uint64_t from, const void *zero)
+{
+    nvme_seg_t *s = &t->seg[i];
+    char path[4096];
+    for (uint64_t off = from; off < t->seg_bytes; off += PREFAULT_CHUNK) {
+        size_t n = t->seg_bytes - off < PREFAULT_CHUNK ? (size_t)(t->seg_bytes - off)
+                                                       : PREFAULT_CHUNK;
+        ssize_t w = kvt_sys.pwrite(s->fd, zero, n, (off_t)off);
+        if (w != (ssize_t)n) {
+            int e = w < 0 ? errno : EIO;
+            nvme_seg_path(t, i, path, sizeof(path));
+            kvt_log_error("nvme: %s: prefault write of %zu bytes at %llu: %s", path, n,
+                          (unsigned long long)off, w < 0 ? strerror(e) : "short write");
+            nvme_count_error(t);
+            return errno_status(e);
+        }
+    }
+    if (kvt_sys.fdatasync(s->fd) != 0) {
+        int e = errno;
+        nvme_seg_path(t, i, path, sizeof(path));
+        kvt_log_error("nvme: %s: fdatasync after prefault: %s", path, strerror(e));
+        nvme_count_error(t);
+        return errno_status(e);
+    }
+    return KVT_OK;
+}
+
+kvt_status_t nvme_space_prefault(void *ctx)
+{
+    nvme_tier_t *t = ctx;
+    void *zero = NULL;
+    if (posix_memalign(&zero, NVME_SECTOR, PREFAULT_CHUNK) != 0) {
+        return KVT_ERR_NO_MEMORY;
+    }
+    memset(zero, 0, PREFAULT_CHUNK);
+    kvt_status_t st = KVT_OK;
+    pthread_mutex_lock(&t->space_lock);
+    for (uint32_t i = 0; i < t->nseg && st == KVT_OK; i++) {
+        nvme_seg_t *s = &t->seg[i];
+        if (s->state == NVME_SEG_FREE) {
+            atomic_store(&s->gen, t->next_gen++); /* readers of its old records retry */
+            st = seg_prefault(t, i, 0, zero);
+        } else if ((int)i == t->open_seg) {
+            st = seg_prefault(t, i, s->write_off, zero);
+        }
+    }
+    pthread_mutex_unlock(&t->space_lock);
+    free(zero);
+    return st;
 }
 
 static kvt_status_t take_free(nvme_tier_t *t)
@@ -188,7 +251,7 @@ static bool move_one(nvme_tier_t *t, uint32_t v, uint64_t vgen, const move_t *mv
                       (unsigned long long)mv->off, n < 0 ? strerror(errno) : "short read");
     } else if (!nvme_rec_decode(t->cbuf, vgen, mv->off, t->seg_bytes, &meta) ||
                nvme_rec_bytes(meta.payload_bytes) != mv->rec_bytes ||
-               XXH3_64bits((char *)t->cbuf + NVME_SECTOR, (size_t)meta.payload_bytes) !=
+               kvt_block_checksum((char *)t->cbuf + NVME_SECTOR, (size_t)meta.payload_bytes) !=
                    meta.payload_checksum) {
         kvt_log_error("nvme: %s: record at %llu failed its checksum during compaction; dropped",
                       path, (unsigned long long)mv->off);

@@ -18,7 +18,7 @@
  * publishes nothing.
  *
  * Reads trust nothing: the header checksum, the key in the header (against the one asked for),
- * the file size (against header + payload bytes) and the payload's XXH3-64 are checked on every
+ * the file size (against header + payload bytes) and the payload CRC-32C are checked on every
  * GET, the payload being read straight into the caller's buffer. A record that fails any check
  * is KVT_ERR_CORRUPT: it is unlinked (no quarantine: this is a cache and the block can be
  * recomputed; the warning names the file) -- but only if the path still names the inode that was
