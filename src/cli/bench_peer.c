@@ -39,6 +39,7 @@
 #include "cli/bench_peer.h"
 
 #include "cli/bench_stats.h"
+#include "cli/bench_sys.h"
 #include "cli/spawn.h"
 #include "common/error.h"
 
@@ -86,10 +87,12 @@ kvt_status_t kvt_bench_memcpy(uint64_t block_bytes, uint64_t total_bytes, uint32
     size_t nbuf = queue_depth;
     narena = narena < 1 ? 1 : narena;
     nsrc = nsrc < 1 ? 1 : nsrc > narena ? narena : nsrc;
-    unsigned char *dst = NULL, *src = NULL, *buf = NULL;
+    unsigned char *buf = NULL;
     uint64_t *lat = malloc(n * sizeof(*lat));
-    if (lat == NULL || posix_memalign((void **)&dst, 4096, narena * bs) != 0 ||
-        posix_memalign((void **)&src, 4096, nsrc * bs) != 0 ||
+    /* the arena and the source pool in huge pages, as the tier's arena and the bench's pool */
+    unsigned char *dst = kvt_sys_alloc_buffers(narena * bs);
+    unsigned char *src = kvt_sys_alloc_buffers(nsrc * bs);
+    if (lat == NULL || dst == NULL || src == NULL ||
         posix_memalign((void **)&buf, 4096, nbuf * bs) != 0) {
         free(lat);
         free(dst);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -221,4 +222,19 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 void kvt_sys_rm_rf(const char *path)
 {
     (void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void *kvt_sys_alloc_buffers(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t align = bytes >= huge ? huge : 4096;
+    size_t len = (bytes + align - 1) / align * align;
+    void *p = NULL;
+    if (len == 0 || posix_memalign(&p, align, len) != 0) {
+        return NULL;
+    }
+    if (align == huge) {
+        (void)madvise(p, len, MADV_HUGEPAGE); /* without THP: 4 KiB pages, only slower */
+    }
+    return p;
 }

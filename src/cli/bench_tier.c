@@ -44,6 +44,7 @@
 #include "cli/bench_tier.h"
 
 #include "cli/bench_stats.h"
+#include "cli/bench_sys.h"
 #include "common/error.h"
 
 #include <stdio.h>
@@ -71,6 +72,7 @@ typedef struct bench {
     uint64_t lo_base;    /* added to block + 1 to make a key's low word */
     uint64_t nblocks;    /* blocks the write phase may write */
     size_t npool;
+    unsigned char *pool_mem; /* npool blocks, one after another (kvt_sys_alloc_buffers) */
     unsigned char **pool;
     uint64_t *sums;      /* checksum of pool[i] */
     slot_t *slots;
@@ -279,17 +281,13 @@ static kvt_status_t warm_up(bench_t *b, kvt_tier_t *tier, kvt_error_t *err)
 
 static void bench_free(bench_t *b)
 {
-    if (b->pool != NULL) {
-        for (size_t i = 0; i < b->npool; i++) {
-            free(b->pool[i]);
-        }
-    }
     if (b->slots != NULL) {
         for (uint32_t i = 0; i < b->o->queue_depth; i++) {
             free(b->slots[i].getbuf);
         }
     }
     free(b->pool);
+    free(b->pool_mem);
     free(b->sums);
     free(b->slots);
     free(b->lat);
@@ -305,17 +303,17 @@ static kvt_status_t bench_alloc(bench_t *b, kvt_error_t *err)
     b->sums = calloc(b->npool, sizeof(*b->sums));
     b->slots = calloc(o->queue_depth, sizeof(*b->slots));
     b->lat = malloc(b->nblocks * sizeof(*b->lat));
-    if (b->pool == NULL || b->sums == NULL || b->slots == NULL || b->lat == NULL) {
+    /* 4 KiB aligned blocks (block_bytes is a multiple of 4 KiB), as an engine's pinned staging
+       buffers are and O_DIRECT wants, in huge pages, as the tiers' own memory is */
+    b->pool_mem = kvt_sys_alloc_buffers(b->npool * (size_t)o->block_bytes);
+    if (b->pool == NULL || b->sums == NULL || b->slots == NULL || b->lat == NULL ||
+        b->pool_mem == NULL) {
         return kvt_error_set(err, KVT_ERR_NO_MEMORY, "out of memory for %llu blocks",
                              (unsigned long long)b->nblocks);
     }
     uint64_t seed = b->nonce | 1;
     for (size_t i = 0; i < b->npool; i++) {
-        /* 4 KiB aligned, as an engine's pinned staging buffers are (and O_DIRECT wants) */
-        if (posix_memalign((void **)&b->pool[i], 4096, (size_t)o->block_bytes) != 0) {
-            b->pool[i] = NULL;
-            return kvt_error_set(err, KVT_ERR_NO_MEMORY, "out of memory for payloads");
-        }
+        b->pool[i] = b->pool_mem + i * (size_t)o->block_bytes;
         kvt_bench_fill_random(b->pool[i], (size_t)o->block_bytes, &seed);
         b->sums[i] = kvt_block_checksum(b->pool[i], (size_t)o->block_bytes);
     }

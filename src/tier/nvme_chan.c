@@ -27,8 +27,9 @@
  * payload checksum (CRC-32C, which chains: one running value per slot) is computed over the
  * chunks in order as they complete, so checking a 16 MiB block (about 1.3 ms cold) overlaps
  * the reads still in flight instead of following the last one. The result equals
- * kvt_block_checksum of the whole payload. The GET completes once every chunk has (the kernel may still be writing
- * into the buffer until then), so a failed chunk fails the GET only after the others land.
+ * kvt_block_checksum of the whole payload. The GET completes once every chunk has (the kernel
+ * may still be writing into the buffer until then), so a failed chunk fails the GET only after
+ * the others land.
  *
  * Durability is a group commit: a durable put's write completing puts it on the channel's wait
  * list; whenever fewer than MAX_GROUPS groups are in flight, the whole wait list becomes a new
@@ -692,7 +693,7 @@ kvt_status_t nvme_chan_open(void *ctx, void **chan_p)
        every chunk of qd GETs and the fdatasyncs of MAX_GROUPS groups */
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
     p.cq_entries = c->qd * MAX_CHUNKS + MAX_GROUPS * 8;
     int r = io_uring_queue_init_params(c->qd + 16, &c->ring, &p);
     if (r == -EINVAL) {
