@@ -129,6 +129,13 @@ static uint32_t gf2_xpow(uint64_t n)
 #define HW_TARGET __attribute__((target("sse4.2,pclmul")))
 #define HW_LONG   8192u /* bytes per lane of the bulk stripes */
 #define HW_SHORT  256u  /* bytes per lane of the tail stripes */
+/* Software prefetch distance in each lane. The payloads checked on a read were just written by
+   DMA and are in no cache; the hardware prefetchers ramp up per stream and restart at every
+   4 KiB page, so a 64 KiB block read cold at 4.3 GB/s. Prefetching each lane 2 KiB ahead took
+   that to 7.7 GB/s (4 KiB blocks 3.7 -> 5.1) and left 1 MiB (13 GB/s, about what a plain loop
+   reads cold) and hot buffers (27 GB/s) as they were; 512 B gave 6.4, 1 KiB 7.2, 4 KiB 6.8
+   (bench_crc32c, dev VM). Prefetching past the end of the buffer is harmless: it never faults. */
+#define HW_PREFETCH 2048u
 
 /* Multipliers for lanes of L bytes: k2 = x^(16L - 33), k1 = x^(8L - 33) mod P (see the top). */
 typedef struct hw_consts {
@@ -160,6 +167,11 @@ HW_TARGET static inline uint64_t hw_stripes(uint64_t c, const unsigned char *p, 
     for (size_t s = 0; s < nstripes; s++) {
         uint64_t a = c, b = 0, d = 0;
         for (size_t i = 0; i < lane; i += 8) {
+            if ((i & 63) == 0) { /* once a line: each lane's line HW_PREFETCH bytes on */
+                __builtin_prefetch(p + i + HW_PREFETCH);
+                __builtin_prefetch(p + lane + i + HW_PREFETCH);
+                __builtin_prefetch(p + 2 * lane + i + HW_PREFETCH);
+            }
             a = _mm_crc32_u64(a, load_le64(p + i));
             b = _mm_crc32_u64(b, load_le64(p + lane + i));
             d = _mm_crc32_u64(d, load_le64(p + 2 * lane + i));
