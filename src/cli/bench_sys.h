@@ -35,11 +35,9 @@ bool kvt_sys_scratch_make(const char *parent, kvt_sys_scratch_t *s, char *why, s
 void kvt_sys_scratch_remove(kvt_sys_scratch_t *s);
 
 /*
- * bytes of buffer memory for a benchmark's payloads, as a tier's own memory is (arena.c): 2 MiB
- * aligned and advised to transparent huge pages when it is 2 MiB or more, 4 KiB aligned when
- * less. Without that the source of a 64 KiB O_DIRECT write, spread over 64 MiB of 4 KiB pages,
- * cost the write path a page-table walk per page: 1.46 against 1.67 GB/s for 64 KiB puts at
- * QD 32 on the dev VM. Free with free(); NULL when out of memory.
+ * bytes of buffer memory for a benchmark's payloads, as a memory tier's own memory is (arena.c):
+ * 2 MiB aligned and advised to transparent huge pages when it is 2 MiB or more, 4 KiB aligned
+ * when less. Free with free(); NULL when out of memory.
  */
 void *kvt_sys_alloc_buffers(size_t bytes);
 
