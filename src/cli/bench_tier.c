@@ -19,9 +19,11 @@
  * virtio request carries a segment per discontiguous page). For the memory tiers the pool is
  * 64 MiB (or the point's blocks, if fewer) in huge pages, as is the memcpy peer's source. For
  * the storage tiers it is one buffer per I/O in flight in 4 KiB pages, and the GET buffers are in
- * 4 KiB pages too, as fio's buffers are (fio allocates iodepth of them with malloc). After the read phase, the block each GET buffer
- * last received is checked against the checksum written: a tier that returns the wrong bytes
- * fails the benchmark rather than posting a fast figure.
+ * 4 KiB pages too, as fio's buffers are (fio allocates iodepth of them with malloc).
+ *
+ * After the read phase, the block each GET buffer last received is checked against the checksum
+ * written: a tier that returns the wrong bytes fails the benchmark rather than posting a fast
+ * figure.
  *
  * With a time budget the phase stops submitting once it has run that long and drains what is in
  * flight; the read phase then reads only the blocks the write phase wrote. Keys are distinct per
@@ -77,7 +79,7 @@ typedef struct bench {
     uint64_t lo_base;    /* added to block + 1 to make a key's low word */
     uint64_t nblocks;    /* blocks the write phase may write */
     size_t npool;
-    unsigned char *pool_mem; /* npool blocks, one after another (kvt_sys_alloc_buffers) */
+    unsigned char *pool_mem; /* npool blocks, one after another (see bench_alloc) */
     unsigned char **pool;
     uint64_t *sums;      /* checksum of pool[i] */
     slot_t *slots;
