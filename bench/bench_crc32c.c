@@ -85,7 +85,7 @@ int main(void)
         return 1;
     }
     for (size_t i = 0; i < max; i++) {
-        buf[i] = (unsigned char)(splitmix64(i) >> 56);
+        buf[i] = (unsigned char)(kvt_splitmix64(i) >> 56);
     }
     printf("kvt_crc32c implementation: %s\n", kvt_crc32c_impl());
     printf("%-10s %9s %11s %11s\n", "checksum", "bytes", "hot GB/s", "cold GB/s");

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "bench_util.h"
-#include "../src/index/prefix_index_internal.h"
+#include "index/prefix_index_internal.h"
 
 #define PROMPTS 500
 #define BLOCKS  2000

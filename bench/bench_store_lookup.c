@@ -73,8 +73,8 @@ int main(void)
     kvt_key_t *keys = malloc(N * sizeof(*keys));
     char payload[64] = {0};
     for (uint32_t i = 0; i < N; i++) {
-        keys[i].lo = splitmix64(2 * (uint64_t)i);
-        keys[i].hi = splitmix64(2 * (uint64_t)i + 1);
+        keys[i].lo = kvt_splitmix64(2 * (uint64_t)i);
+        keys[i].hi = kvt_splitmix64(2 * (uint64_t)i + 1);
         kvt_store_req_t r;
         memset(&r, 0, sizeof(r));
         r.op = KVT_STORE_PUT;

@@ -77,8 +77,8 @@ static double fill(const config_t *cfg, uint32_t n, const char *dir)
         kvt_store_req_t r;
         memset(&r, 0, sizeof(r));
         r.op = KVT_STORE_PUT;
-        r.meta.key.lo = splitmix64(2 * (uint64_t)i);
-        r.meta.key.hi = splitmix64(2 * (uint64_t)i + 1);
+        r.meta.key.lo = kvt_splitmix64(2 * (uint64_t)i);
+        r.meta.key.hi = kvt_splitmix64(2 * (uint64_t)i + 1);
         r.buf = payload;
         r.len = sizeof(payload);
         if (kvt_store_run(ch, &r) != KVT_OK) {

@@ -5,6 +5,8 @@
 #ifndef KVT_BENCH_UTIL_H
 #define KVT_BENCH_UTIL_H
 
+#include "common/mix64.h"
+
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,18 +19,12 @@ static inline double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Keys for the store's benchmarks: splitmix64 of a counter, as uniform as the XXH3-128 chain
- * keys the store really sees. A counter times an odd constant, which bench_store_lookup used
- * first, is a permutation of the low bits (no two keys ever share a home bucket: 16.5 us cold
- * where random keys took 23 with the same index) and spreads unevenly over the store's shards
- * (some grow: 344 instead of 254 bytes per block in bench_store_meta). */
-static inline uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
+/* Keys for the store's benchmarks are kvt_splitmix64 of a counter (common/mix64.h), as uniform
+ * as the XXH3-128 chain keys the store really sees. A counter times an odd constant, which
+ * bench_store_lookup used first, is a permutation of the low bits (no two keys ever share a
+ * home bucket: 16.5 us cold where random keys took 23 with the same index) and spreads
+ * unevenly over the store's shards (some grow: 344 instead of 254 bytes per block in
+ * bench_store_meta). */
 
 /* qsort comparator of doubles, ascending. */
 static inline int cmp_double(const void *a, const void *b)
