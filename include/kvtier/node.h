@@ -35,6 +35,8 @@ typedef struct kvt_tier_desc {
     double write_GBps;       /* from one instance's GPU */
     double latency_us;       /* added once per fetch from this tier */
     bool layerwise;          /* fetches can be pipelined layer by layer with compute */
+    bool prefault;           /* optional, default false: the live store prefaults the tier at
+                                open (kvt_tier_config_t.prefault) */
 } kvt_tier_desc_t;
 
 typedef struct kvt_node_desc {

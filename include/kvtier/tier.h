@@ -39,6 +39,8 @@ typedef struct kvt_tier_config {
     uint64_t segment_bytes;     /* nvme: segment size (default 256 MiB) */
     bool durable;               /* nvme, pfs: a put completes only once on stable storage
                                    (fdatasync/fsync; default true) */
+    bool prefault;              /* kvt_tier_prefault() at open, before it returns (default
+                                   false): for bringing a fresh node up in its steady state */
 } kvt_tier_config_t;
 
 KVT_API void kvt_tier_config_init(kvt_tier_config_t *cfg, kvt_tier_kind_t kind);

@@ -222,7 +222,7 @@ kvt_status_t kvt_node_builtin(const char *name, kvt_node_desc_t *node_p, kvt_err
 
 static const char *const top_keys[] = {"name", "gpu", "instances", "model", "tiers", NULL};
 static const char *const tier_keys[] = {"kind",       "capacity",  "read_GBps", "write_GBps",
-                                        "latency_us", "layerwise", NULL};
+                                        "latency_us", "layerwise", "prefault", NULL};
 
 /* Reject keys outside known (typos must not pass silently) and keys given twice. */
 static kvt_status_t check_keys(kvt_cfg_t *cfg, const cJSON *obj, const char *const *known,
@@ -434,6 +434,11 @@ static kvt_status_t read_tier(kvt_cfg_t *cfg, const cJSON *obj, uint32_t i, unsi
         (st = get_number(cfg, obj, "latency_us", FIELD("latency_us"), false, &t->latency_us)) !=
             KVT_OK ||
         (st = get_bool(cfg, obj, "layerwise", FIELD("layerwise"), &t->layerwise)) != KVT_OK) {
+        return st;
+    }
+    t->prefault = false; /* optional */
+    if (cJSON_GetObjectItemCaseSensitive(obj, "prefault") != NULL &&
+        (st = get_bool(cfg, obj, "prefault", FIELD("prefault"), &t->prefault)) != KVT_OK) {
         return st;
     }
 #undef FIELD

@@ -48,6 +48,7 @@ kvt_status_t kvt_store_tiers_from_node(const kvt_node_desc_t *node, uint64_t blo
         c->capacity_bytes = d->capacity_bytes;
         c->max_record_bytes = block_bytes + KVT_BLOCK_HEADER_BYTES;
         c->dir = dir;
+        c->prefault = d->prefault;
         blocks[n++] = b;
     }
     *n_p = n;

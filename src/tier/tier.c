@@ -95,6 +95,11 @@ kvt_status_t kvt_tier_open(const kvt_tier_config_t *cfg, kvt_tier_t **tier_p, kv
         free(t);
         return st;
     }
+    if (cfg->prefault && (st = kvt_tier_prefault(t)) != KVT_OK) {
+        kvt_tier_close(t);
+        return kvt_error_set(err, st, "tier %s: prefault at open: %s (details in the log)",
+                             ops->name, kvt_status_str(st));
+    }
     *tier_p = t;
     return KVT_OK;
 }

@@ -199,7 +199,7 @@ static void test_custom_nodes(void **state)
         "  {\"kind\": \"dram\", \"capacity\": \"512Gi\", \"read_GBps\": 50.5,"
         "   \"write_GBps\": 45, \"latency_us\": 7.5, \"layerwise\": true},\n"
         "  {\"kind\": \"nvme\", \"capacity\": \"7680G\", \"read_GBps\": 6.5,"
-        "   \"write_GBps\": 4, \"latency_us\": 80, \"layerwise\": false}]}\n";
+        "   \"write_GBps\": 4, \"latency_us\": 80, \"layerwise\": false, \"prefault\": true}]}\n";
     if (load_text(three, &n, &err) != KVT_OK) {
         print_error("%s\n", err.message);
         fail();
@@ -214,6 +214,10 @@ static void test_custom_nodes(void **state)
     expect_tier(&n.tiers[1], KVT_TIER_DRAM, "dram", 549755813888ull, 50.5, 45, 7.5, true);
     /* 7680 G = 7.68 x 10^12 B */
     expect_tier(&n.tiers[2], KVT_TIER_NVME, "nvme", 7680000000000ull, 6.5, 4, 80, false);
+    /* "prefault" is optional: given on nvme only */
+    assert_false(n.tiers[0].prefault);
+    assert_false(n.tiers[1].prefault);
+    assert_true(n.tiers[2].prefault);
 
     /* hbm only, "auto" on another GPU: H200 143771 MiB = 150754820096 B; x 0.9 =
      * 135679338086; - 16060000000 - 2147483648 = 117471854438 per GPU; x 2 = 234943708876 */
@@ -329,6 +333,10 @@ static void test_file_errors(void **state)
     expect_fail(NODE(HBM ", {\"kind\": \"dram\", \"capacity\": \"2Ti\", \"read_GBps\": 50, "
                          "\"write_GBps\": 50, \"latency_us\": 10}"),
                 KVT_ERR_INVALID, "tiers[1].layerwise: missing");
+    expect_fail(NODE(HBM ", {\"kind\": \"dram\", \"capacity\": \"2Ti\", \"read_GBps\": 50, "
+                         "\"write_GBps\": 50, \"latency_us\": 10, \"layerwise\": true, "
+                         "\"prefault\": 1}"),
+                KVT_ERR_INVALID, "tiers[1].prefault: expected true or false");
     expect_fail(NODE(HBM ", {\"kind\": \"dram\", \"read_GBps\": 50, "
                          "\"write_GBps\": 50, \"latency_us\": 10, \"layerwise\": true}"),
                 KVT_ERR_INVALID, "tiers[1].capacity: missing");
