@@ -54,6 +54,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_crc32c
 	@echo
+	@./$(BUILD)/bench/bench_verify_qd1
+	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 
 install: build
