@@ -6,26 +6,33 @@
  * because a key covers its whole prefix, the blocks before the first miss are exactly the
  * reusable prefix.
  *
- * Memory: the table is an array of 64-byte groups, one cache line each, holding three entries
- * (the 16-byte key, the 4-byte slot and the tier of each, and which are in use). It is kept at
- * most 3/4 full and doubles when a put would pass that, so once it has grown it is between 3/8
- * and 3/4 full: 28.4 to 56.9 bytes per resident block, 64 / (3 x load) -- under the 64-byte
- * target at every load it keeps. At 1 M blocks (created for them) it is 2^19 groups at load
- * 0.64: 33.6 bytes per block (bench/bench_index). Only a table created for far more blocks
- * than it holds is emptier than 3/8, and costs more per block.
+ * Layout: blocks are stored in a run array in the order they were put (24 bytes each: the key,
+ * the slot, the tier, a live flag), and a hash table of 64-byte groups of eight (32-bit tag,
+ * 32-bit run position) pairs finds a key's entry. A prefill puts a prompt's blocks in chain
+ * order, so a chain's keys sit side by side in the run, and match() reads them sequentially,
+ * using the hash table only where the chain leaves the run (src/index/prefix_index.c).
  *
- * Keys are hash outputs, so the table is addressed by the key's low 64 bits with the high half
- * folded in (two instructions, no mixing function). Keys made by anyone able to choose them (a
- * test, an adversary against XXH3 keys) can collide on those bits and lengthen probes; they stay
- * correct.
+ * Memory: resident bytes per block, worst case, once the index has grown to what it holds:
+ * the hash table is kept between 5/16 and 3/4 full (doubled past 3/4, halved under 5/16, never
+ * below its created size), 8 / (5/16) = 25.6 bytes a block at most; the run array holds 24
+ * bytes per entry with at most 1/8 of them dead (removed, awaiting compaction), 24 x 8/7 = 27.4;
+ * a run mapping large enough for huge pages (16 MiB) may be resident up to 2 MiB past its last
+ * entry while at least 8 MiB of it is written, at most 2 MiB / (8 MiB / 24 x 7/8) = 6.9 bytes a
+ * block: 25.6 + 27.4 + 6.9 = 59.9, under 64 at every load it keeps, plus the handle, one page
+ * and 64 dead entries (1.5 KiB) of fixed cost. At 1 M blocks put in order (created for them)
+ * it is 40.8 bytes a block (bench/bench_index): the table at load 0.48, 16 bytes, and the run,
+ * 24. An index created for far more blocks than it holds costs more per block until it fills.
  *
- * Speed: match() of a 2,000-block chain in an index of 1 M blocks on the 2-vCPU dev VM: about
- * 23 us cache-cold and 5 us warm with AVX-512 (used where the CPU has it), 25 and 7 us without
- * (src/index/prefix_index.c says what bounds it).
+ * Speed: match() of a 2,000-block chain in an index of 1 M blocks on the 2-vCPU dev VM, medians
+ * of five alternating runs: 6.0 us cache-cold and 3.0 us warm when the chain's blocks were put
+ * in order; 34.5 us cold and 14.9 us warm when they were put in a shuffled order (two random
+ * lines a block, the home group and the run entry). The earlier layout (whole keys in the hash
+ * table, three a group, AVX-512 compare) took 26.5 us cold and 4.9 us warm in the same runs.
  *
  * Not thread-safe: calls on one index must be serialised by the caller (reads included, since
- * put() may rehash the table). The live store stripes it across 16 indexes under rwlocks and
- * walks a chain over all of them at once with kvt_prefix_index_match_sharded().
+ * put() may rehash the table and remove() may compact the run). The live store stripes it
+ * across 16 indexes under rwlocks and walks a chain over all of them at once with
+ * kvt_prefix_index_match_sharded().
  */
 #ifndef KVTIER_PREFIX_INDEX_H
 #define KVTIER_PREFIX_INDEX_H
@@ -77,10 +84,10 @@ KVT_API size_t kvt_prefix_index_match(const kvt_prefix_index_t *idx, const kvt_k
  * match() for a chain whose keys are spread over nidx indexes (a power of two, at most
  * KVT_PREFIX_INDEX_MAX_SHARDS; a caller that shards one index for concurrency): key k lives in
  * idx[(k.lo ^ k.hi) & (nidx - 1)], the rule the caller must have used to put it there. The same
- * answer as match() over one index holding all the keys, at the same speed (the walk prefetches
- * ahead across indexes). 0 when idx or chain is NULL, an index is NULL, or nidx is not a power of
- * two up to the maximum. The caller keeps every index from changing meanwhile (e.g. holds their
- * read locks).
+ * answer as match() over one index holding all the keys, at about the same speed (the walk
+ * follows each index's run on its own, and prefetches ahead across indexes where it leaves
+ * them). 0 when idx or chain is NULL, an index is NULL, or nidx is not a power of two up to the
+ * maximum. The caller keeps every index from changing meanwhile (e.g. holds their read locks).
  */
 #define KVT_PREFIX_INDEX_MAX_SHARDS 64u
 KVT_API size_t kvt_prefix_index_match_sharded(const kvt_prefix_index_t *const *idx, size_t nidx,
@@ -94,7 +101,8 @@ KVT_API void kvt_prefix_index_prefetch(const kvt_prefix_index_t *idx, kvt_key_t 
 /* Blocks in the index. */
 KVT_API size_t kvt_prefix_index_size(const kvt_prefix_index_t *idx);
 
-/* Bytes the index has allocated (table and handle), for bytes-per-block accounting. */
+/* Resident bytes of the index (handle, hash table, and the written part of the run array,
+ * rounded to the pages that can hold it), for bytes-per-block accounting. */
 KVT_API size_t kvt_prefix_index_memory(const kvt_prefix_index_t *idx);
 
 KVT_END_DECLS
