@@ -367,6 +367,7 @@ kvt_status_t kvt_bench_tier_run(const kvt_bench_io_opts_t *o, kvt_bench_result_t
         goto out;
     }
     kvt_bench_tier_config(&cfg, o->kind, o->dir, o->block_bytes, b.nblocks, o->queue_depth);
+    cfg.durable = !o->no_durable;
     r.capacity_bytes = cfg.capacity_bytes;
     st = kvt_tier_open(&cfg, &tier, err);
     if (st != KVT_OK) {

@@ -11,6 +11,7 @@ typedef struct kvt_bench_io_opts {
     uint32_t queue_depth;      /* I/Os kept in flight on the one channel */
     uint64_t total_bytes;      /* payload bytes to write: rounded down to blocks, at least one */
     double seconds;            /* per phase, stop submitting after this long (0: no limit) */
+    bool no_durable;           /* nvme, pfs: open the tier non-durable (default: durable) */
     kvt_progress_cb_t progress; /* optional: 0..1000 over both phases */
     void *progress_arg;
 } kvt_bench_io_opts_t;

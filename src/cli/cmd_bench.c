@@ -62,6 +62,9 @@ static const char help[] =
     "                      median run of each (default 3)\n"
     "  --dir PATH          where nvme and pfs tiers live (default $TMPDIR or /var/tmp); a\n"
     "                      scratch directory is made inside it and removed afterwards\n"
+    "  --no-durable        nvme, pfs: open the tier non-durable (a put completes once written,\n"
+    "                      no fdatasync/fsync) and run fio without --fdatasync/--fsync: the\n"
+    "                      write path alone, like for like (default: durable on both sides)\n"
     "  --json              JSON on stdout: one object for one point, an array for several\n"
     "replay (the live store driven by a trace on this machine's tiers):\n"
     "  --replay TRACE      a trace file (formats as in kvtier replay)\n"
@@ -78,7 +81,7 @@ static const char help[] =
 
 enum {
     OPT_TIER = 256, OPT_BLOCK, OPT_QD, OPT_TOTAL, OPT_SECONDS, OPT_REPEAT, OPT_DIR, OPT_JSON,
-    OPT_REPLAY,
+    OPT_NO_DURABLE, OPT_REPLAY,
     OPT_FORMAT, OPT_NODE, OPT_MODEL, OPT_POLICY, OPT_REQUESTS,
 };
 
@@ -91,6 +94,7 @@ static const struct option longopts[] = {
     {"repeat", required_argument, NULL, OPT_REPEAT},
     {"dir", required_argument, NULL, OPT_DIR},
     {"json", no_argument, NULL, OPT_JSON},
+    {"no-durable", no_argument, NULL, OPT_NO_DURABLE},
     {"replay", required_argument, NULL, OPT_REPLAY},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"node", required_argument, NULL, OPT_NODE},
@@ -123,6 +127,7 @@ typedef struct bench_cli {
     uint32_t repeat;     /* tier and peer run alternately this many times per point */
     const char *dir;
     bool json;
+    bool no_durable;     /* storage tiers and their fio peer without syncs */
     kvt_bench_replay_cli_t replay;
     bool sweep_flags;    /* a flag of the tier sweep was given (not with --replay) */
     bool replay_flags;   /* a flag of --replay was given */
@@ -133,6 +138,7 @@ typedef struct point {
     kvt_tier_kind_t kind;
     uint64_t block;
     uint32_t qd;
+    bool durable;           /* storage tiers: puts durable, peer syncing */
     kvt_bench_result_t r;
     bool peer_ok;
     const char *peer_name;  /* "memcpy", "fio" */
@@ -255,6 +261,7 @@ static int parse(int argc, char **argv, bench_cli_t *c)
             c->dir = optarg;
             break;
         case OPT_JSON: c->json = true; break;
+        case OPT_NO_DURABLE: c->no_durable = true; break;
         case OPT_REPLAY: c->replay.trace = optarg; break;
         case OPT_FORMAT:
             if (kvt_trace_format_parse(optarg, &c->replay.format) != KVT_OK) {
@@ -277,7 +284,8 @@ static int parse(int argc, char **argv, bench_cli_t *c)
             return KVT_EXIT_USAGE;
         }
         c->sweep_flags |= opt == OPT_TIER || opt == OPT_BLOCK || opt == OPT_QD ||
-                          opt == OPT_TOTAL || opt == OPT_SECONDS || opt == OPT_REPEAT;
+                          opt == OPT_TOTAL || opt == OPT_SECONDS || opt == OPT_REPEAT ||
+                          opt == OPT_NO_DURABLE;
         c->replay_flags |= opt == OPT_FORMAT || opt == OPT_NODE || opt == OPT_MODEL ||
                            opt == OPT_POLICY || opt == OPT_REQUESTS;
     }
@@ -288,7 +296,7 @@ static int parse(int argc, char **argv, bench_cli_t *c)
     if (c->replay.trace != NULL) {
         if (c->sweep_flags) {
             kvt_cli_error(V, "--replay takes no --tier, --block-bytes, --qd, --total, "
-                             "--seconds or --repeat (see kvtier bench --help)");
+                             "--seconds, --repeat or --no-durable (see kvtier bench --help)");
             return KVT_EXIT_USAGE;
         }
         c->replay.dir = c->dir;
@@ -405,6 +413,9 @@ static void json_point(kvt_json_t *w, const point_t *p)
     kvt_json_str(w, "detail", p->r.detail);
     kvt_json_u64(w, "block_bytes", p->block);
     kvt_json_u64(w, "queue_depth", p->qd);
+    if (is_storage(p->kind)) {
+        kvt_json_bool(w, "durable", p->durable);
+    }
     kvt_json_u64(w, "writes", p->r.write.ios);
     kvt_json_u64(w, "reads", p->r.read.ios);
     json_side(w, &p->r);
@@ -509,7 +520,7 @@ static void run_peer(const char *scratch, point_t *p, bool tty)
         .queue_depth = p->qd,
         .size = bytes,
         .direct = p->kind == KVT_TIER_NVME,
-        .durable = true, /* the tiers' default, which the bench opens */
+        .durable = p->durable, /* as the tier was opened */
         .verify_read = p->kind == KVT_TIER_NVME,
         .overwrite = p->kind == KVT_TIER_NVME, /* as the prefaulted tier does */
     };
@@ -592,6 +603,7 @@ static int bench_tier(const bench_cli_t *c, kvt_tier_kind_t kind, const char *sc
             p->kind = kind;
             p->block = c->blocks[bi];
             p->qd = c->qds[qi];
+            p->durable = !c->no_durable;
             snprintf(label, sizeof(label), "%s %s qd%u", name, fmt_block(b, sizeof(b), p->block),
                      p->qd);
             snprintf(dir, sizeof(dir), "%s/%s-%s-qd%u", scratch, name, b, p->qd);
@@ -602,6 +614,7 @@ static int bench_tier(const bench_cli_t *c, kvt_tier_kind_t kind, const char *sc
                 .queue_depth = p->qd,
                 .total_bytes = point_total(c, kind, scratch, p->block),
                 .seconds = c->seconds,
+                .no_durable = c->no_durable,
                 .progress = tty ? kvt_cli_progress : NULL,
                 .progress_arg = label,
             };

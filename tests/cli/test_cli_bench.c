@@ -192,6 +192,9 @@ static void test_usage_errors(void **state)
     RUN(&r, "bench", "--tier", "dram", "--qd", "0");
     EXPECT_USAGE_ERROR(&r, "--qd");
     run_free(&r);
+    RUN(&r, "bench", "--replay", "trace.jsonl", "--no-durable");
+    EXPECT_USAGE_ERROR(&r, "--no-durable");
+    run_free(&r);
     RUN(&r, "bench", "--tier", "dram", "--qd", "1,x");
     EXPECT_USAGE_ERROR(&r, "--qd");
     run_free(&r);
@@ -375,9 +378,13 @@ static void bench_storage(kvt_tier_kind_t kind)
     cJSON *doc = parse_stdout(__LINE__, &r);
     const cJSON *peer = check_point(__LINE__, doc, name, 65536, 4, 4u << 20);
     assert_string_equal(GET_STR(peer, "name"), "fio");
+    /* durable by default: the tier says so, and fio syncs once per queue depth of writes */
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "durable")));
+    assert_null(strstr(GET_STR(doc, "detail"), "not durable"));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(peer, "available"))) {
         /* the command run is stated, with the point's block size, depth and bytes */
         const char *cmd = GET_STR(peer, "command");
+        assert_non_null(strstr(cmd, kind == KVT_TIER_NVME ? "--fdatasync=4" : "--fsync=4"));
         assert_non_null(strstr(cmd, "--ioengine=io_uring"));
         assert_non_null(strstr(cmd, "--bs=65536"));
         assert_non_null(strstr(cmd, "--iodepth=4"));
@@ -403,6 +410,21 @@ static void bench_storage(kvt_tier_kind_t kind)
         }
     } else {
         print_message("[  NOTE    ] %s peer: %s\n", name, GET_STR(peer, "reason"));
+    }
+    cJSON_Delete(doc);
+    run_free(&r);
+
+    /* --no-durable: the tier opened without syncs (its detail says so) and fio without them */
+    RUN(&r, "bench", "--tier", name, "--block-bytes", "64k", "--qd", "4", "--total", "4M",
+        "--dir", dir, "--json", "--no-durable");
+    expect_status(__LINE__, &r, 0);
+    doc = parse_stdout(__LINE__, &r);
+    peer = check_point(__LINE__, doc, name, 65536, 4, 4u << 20);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(doc, "durable")));
+    assert_non_null(strstr(GET_STR(doc, "detail"), "not durable"));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(peer, "available"))) {
+        const char *cmd = GET_STR(peer, "command");
+        assert_null(strstr(cmd, "sync="));
     }
     cJSON_Delete(doc);
     run_free(&r);
