@@ -15,11 +15,12 @@
  * Memory: resident bytes per block, worst case, once the index has grown to what it holds:
  * the hash table is kept between 5/16 and 3/4 full (doubled past 3/4, halved under 5/16, never
  * below its created size), 8 / (5/16) = 25.6 bytes a block at most; the run array holds 24
- * bytes per entry with at most 1/8 of them dead (removed, awaiting compaction), 24 x 8/7 = 27.4;
- * a run mapping large enough for huge pages (16 MiB) may be resident up to 2 MiB past its last
- * entry while at least 8 MiB of it is written, at most 2 MiB / (8 MiB / 24 x 7/8) = 6.9 bytes a
- * block: 25.6 + 27.4 + 6.9 = 59.9, under 64 at every load it keeps, plus the handle, one page
- * and 64 dead entries (1.5 KiB) of fixed cost. At 1 M blocks put in order (created for them)
+ * bytes per entry, at most 1/8 of them dead (removed, awaiting compaction) when a compaction
+ * starts and 1/63 more by the time its steps are done (src/index/prefix_index.c), 24 / (1 - 1/8
+ * - 1/63) = 27.9; a run mapping large enough for huge pages (16 MiB) may be resident up to 2 MiB
+ * past its last entry while at least 8 MiB of it is written, at most 2 MiB / (8 MiB / 24 x
+ * 0.859) = 7.0 bytes a block: 25.6 + 27.9 + 7.0 = 60.5, under 64 at every load it keeps, plus
+ * the handle, one page and 64 dead entries (1.5 KiB) of fixed cost. At 1 M blocks put in order (created for them)
  * it is 40.8 bytes a block (bench/bench_index): the table at load 0.48, 16 bytes, and the run,
  * 24. An index created for far more blocks than it holds costs more per block until it fills.
  *

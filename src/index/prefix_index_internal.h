@@ -16,6 +16,7 @@
 #define PI_GROUP_KEYS 8
 #define PI_LINE       64
 #define PI_NONE       UINT32_MAX /* no run position */
+#define PI_STEP_MOVES 64         /* live entries one put or remove moves while compacting */
 
 /* One block in the run array, in insertion order. A key has at most one live entry; a removed
  * key leaves a dead one (live 0) until the next compaction. */
@@ -44,9 +45,11 @@ struct kvt_prefix_index {
     size_t min_groups; /* the size it was created with: it never shrinks below */
     size_t count;      /* live keys */
     pi_entry_t *run;   /* the run array: used entries of cap (an mmap of cap entries) */
-    size_t used;
-    size_t dead;
+    size_t used;       /* entries appended, live or dead (the gap of a compaction included) */
     size_t cap;
+    bool compacting;   /* a compaction is under way: [0, cw) done, [cw, cr) a dead gap */
+    size_t cw, cr;
+    size_t moves;      /* live entries moved by compactions, ever */
     size_t run_bytes; /* bytes mapped for the run array */
     size_t touched;   /* bytes of it written (up to the end, since the last compaction) */
     bool huge;        /* the mapping is advised to transparent huge pages */
@@ -134,10 +137,12 @@ size_t prefix_index_match_sharded(const kvt_prefix_index_t *const *idx, size_t n
 
 /* The layout's counters, for tests of growth, shrinking and compaction. */
 typedef struct prefix_index_stats {
-    size_t groups; /* hash table groups */
-    size_t used;   /* run entries, live and dead */
-    size_t dead;   /* dead run entries */
-    size_t compactions;
+    size_t groups;      /* hash table groups */
+    size_t used;        /* run entries, live and dead */
+    size_t dead;        /* dead run entries (a running compaction's gap included) */
+    size_t compactions; /* finished */
+    bool compacting;    /* one is under way */
+    size_t moves;       /* live entries moved by compactions, ever */
 } prefix_index_stats_t;
 
 void prefix_index_stats(const kvt_prefix_index_t *idx, prefix_index_stats_t *st);

@@ -27,6 +27,18 @@ static kvt_prefix_index_t *make(size_t expected)
     return idx;
 }
 
+/* The run's dead entries stay bounded: under 1/8 of it (or 64) between compactions, and while one
+ * runs at most 1/63 more (the removes it lets through: it moves PI_STEP_MOVES entries per call) --
+ * dead <= used / 8 + used / 63 + 2, i.e. 504 dead <= 71 used + 1008. */
+static void assert_dead_bound(const prefix_index_stats_t *ps)
+{
+    if (!ps->compacting) {
+        assert_true(ps->dead * 8 <= ps->used || ps->dead < 64);
+    } else {
+        assert_true(ps->dead * 504 <= ps->used * 71 + 1008);
+    }
+}
+
 static void test_basic(void **state)
 {
     (void)state;
@@ -127,7 +139,8 @@ static void test_growth(void **state)
      * which fell under 5/16 full at 163840 keys, was halved to 2^15 groups (load 0.38) */
     prefix_index_stats(idx, &ps);
     assert_true(ps.compactions > 0);
-    assert_true(ps.dead * 8 <= ps.used && ps.used >= N / 2);
+    assert_dead_bound(&ps);
+    assert_true(ps.used >= N / 2);
     assert_int_equal(ps.groups, 32768);
     assert_true(kvt_prefix_index_memory(idx) < (size_t)N / 2 * 64);
     for (uint64_t i = 0; i < N; i++) {
@@ -760,7 +773,7 @@ static void check_runs_reference(bool crafted)
         ref_check(r);
         prefix_index_stats_t ps;
         prefix_index_stats(r->idx, &ps);
-        assert_true(ps.dead * 8 <= ps.used || ps.dead < 64);
+        assert_dead_bound(&ps);
         assert_int_equal(ps.used - ps.dead, r->nlive);
         shrank |= ps.groups < max_groups;
         max_groups = ps.groups > max_groups ? ps.groups : max_groups;
@@ -909,6 +922,147 @@ static void test_runs_interleaved(void **state)
     kvt_prefix_index_destroy(idx);
 }
 
+/*
+ * Compaction is incremental: once it starts, no put() or remove() moves more than PI_STEP_MOVES
+ * live entries, it ends within used / 63 + 2 calls, and every chain matches right at each step
+ * of the way (checked against the test's own record of what is live and where). 40 chains of
+ * 1,000 keys put in order; every third key of chains 0..15 removed (5,001 of them cross 1/8 of
+ * 40,000 and start it), then puts of new keys and further removes drive it to the end.
+ */
+static void test_compaction_incremental(void **state)
+{
+    (void)state;
+    enum { CH = 40, LEN = 1000, NK = CH * LEN };
+    static bool live[NK + 2000];
+    kvt_key_t *k = malloc((NK + 2000) * sizeof(*k));
+    assert_non_null(k);
+    kvt_prefix_index_t *idx = make(0);
+    for (uint32_t i = 0; i < NK + 2000; i++) {
+        k[i] = rand_key(5000000 + i);
+    }
+    for (uint32_t i = 0; i < NK; i++) {
+        assert_int_equal(kvt_prefix_index_put(idx, k[i], 0, i), KVT_OK);
+        live[i] = true;
+    }
+    static uint32_t slots[LEN];
+    prefix_index_stats_t ps = {0}, before;
+    size_t calls = 0, calls_compacting = 0, next_new = NK;
+    bool started = false;
+    for (uint32_t c = 0; c < CH && !(started && !ps.compacting); c++) {
+        for (uint32_t i = 0; i < LEN; i++) {
+            uint32_t u = c * LEN + i;
+            prefix_index_stats(idx, &before);
+            if (c < 16 && i % 3 == 1) {
+                assert_int_equal(kvt_prefix_index_remove(idx, k[u]), KVT_OK);
+                live[u] = false;
+            } else if (started) {
+                /* a new key at the end */
+                assert_int_equal(kvt_prefix_index_put(idx, k[next_new], 1, next_new), KVT_OK);
+                live[next_new] = true;
+                next_new++;
+            } else {
+                continue;
+            }
+            calls++;
+            prefix_index_stats(idx, &ps);
+            assert_true(ps.moves - before.moves <= PI_STEP_MOVES);
+            assert_dead_bound(&ps);
+            if (ps.compacting) {
+                if (!started) {
+                    started = true;
+                    assert_int_equal(ps.compactions, 0);
+                }
+                calls_compacting++;
+                assert_true(calls_compacting <= NK / 63 + 2);
+            }
+            if (started && (calls % 97 == 0 || !ps.compacting)) {
+                for (uint32_t cc = 0; cc < CH; cc++) {
+                    size_t want = 0;
+                    while (want < LEN && live[cc * LEN + want]) {
+                        want++;
+                    }
+                    memset(slots, 0xFF, sizeof(slots));
+                    assert_int_equal(kvt_prefix_index_match(idx, k + cc * LEN, LEN, NULL, slots),
+                                     want);
+                    for (size_t i2 = 0; i2 < want; i2++) {
+                        assert_int_equal(slots[i2], cc * LEN + i2);
+                    }
+                }
+            }
+            if (started && !ps.compacting) {
+                break;
+            }
+        }
+    }
+    assert_true(started);
+    prefix_index_stats(idx, &ps);
+    assert_false(ps.compacting);
+    assert_int_equal(ps.compactions, 1);
+    /* what was moved is every live entry after the first dead one; the run holds only the live
+     * entries and the removes made while it ran (at most one a call) */
+    assert_true(ps.moves > 0);
+    assert_true(ps.used - ps.dead == kvt_prefix_index_size(idx));
+    assert_true(ps.dead <= calls_compacting);
+    /* the new keys, put while it ran, are found too */
+    for (uint32_t u = NK; u < next_new; u++) {
+        uint32_t sl;
+        assert_int_equal(kvt_prefix_index_get(idx, k[u], NULL, &sl), KVT_OK);
+        assert_int_equal(sl, u);
+    }
+    kvt_prefix_index_destroy(idx);
+    free(k);
+}
+
+/*
+ * Worked by hand: what a compaction leaves behind it is dead. 64 filler keys (positions 0..63),
+ * then a chain c[0..199] (64..263). Removing the fillers: the 64th remove passes 1/8 of 264 and
+ * MIN_DEAD and starts a compaction; the put of a new key takes its first step: the fillers are
+ * dropped and c[0..63] move to 0..63, so positions 64..127 still hold copies of them. c[0] is then updated in place
+ * (a put of a present key takes no step) and the chain [c[63], c[0]] matched: a walk tries the
+ * entry after c[63]'s, position 64, first -- the old copy of c[0] must not be taken.
+ */
+static void test_compaction_gap(void **state)
+{
+    (void)state;
+    kvt_key_t f[64], c[200];
+    kvt_prefix_index_t *idx = make(0);
+    for (uint32_t i = 0; i < 64; i++) {
+        f[i] = rand_key(7000000 + i);
+        assert_int_equal(kvt_prefix_index_put(idx, f[i], 0, i), KVT_OK);
+    }
+    for (uint32_t i = 0; i < 200; i++) {
+        c[i] = rand_key(8000000 + i);
+        assert_int_equal(kvt_prefix_index_put(idx, c[i], 1, 64 + i), KVT_OK);
+    }
+    prefix_index_stats_t ps;
+    for (uint32_t i = 0; i < 64; i++) {
+        assert_int_equal(kvt_prefix_index_remove(idx, f[i]), KVT_OK);
+        prefix_index_stats(idx, &ps);
+        assert_int_equal(ps.compacting, i == 63);
+    }
+    assert_int_equal(ps.moves, 0); /* started, no step taken yet */
+    kvt_key_t z = rand_key(9000000); /* a new key: its put takes the first step */
+    assert_int_equal(kvt_prefix_index_put(idx, z, 2, 5), KVT_OK);
+    prefix_index_stats(idx, &ps);
+    assert_int_equal(ps.moves, PI_STEP_MOVES); /* c[0..63] */
+    assert_true(ps.compacting);
+    assert_int_equal(kvt_prefix_index_put(idx, c[0], 9, 999), KVT_OK);
+    prefix_index_stats(idx, &ps);
+    assert_int_equal(ps.moves, PI_STEP_MOVES); /* an update takes no step */
+    kvt_key_t pair[2] = {c[63], c[0]};
+    uint8_t tiers[2];
+    uint32_t slots[2];
+    match_fn impls[] = {kvt_prefix_index_match, match_run_first, match_hashed};
+    for (size_t m = 0; m < 3; m++) {
+        assert_int_equal(impls[m](idx, pair, 2, tiers, slots), 2);
+        assert_int_equal(slots[0], 64 + 63);
+        assert_int_equal(slots[1], 999);
+        assert_int_equal(tiers[1], 9);
+        assert_int_equal(impls[m](idx, c, 200, NULL, NULL), 200);
+    }
+    kvt_prefix_index_destroy(idx);
+}
+
 /* Bytes per block stay under 64 while an index grows from empty through several sizes, and
  * while most of it is removed again in random order; and they are what the layout says: the
  * table and the written run at least. */
@@ -990,7 +1144,8 @@ int main(void)
         cmocka_unit_test(test_match_reference), cmocka_unit_test(test_match_reference_collisions),
         cmocka_unit_test(test_match_sharded_args), cmocka_unit_test(test_runs_reference),
         cmocka_unit_test(test_runs_reference_crafted), cmocka_unit_test(test_runs_by_hand),
-        cmocka_unit_test(test_runs_interleaved),
+        cmocka_unit_test(test_runs_interleaved), cmocka_unit_test(test_compaction_incremental),
+        cmocka_unit_test(test_compaction_gap),
         cmocka_unit_test(test_memory_per_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
