@@ -20,9 +20,10 @@
  * - 1/63) = 27.9; a run mapping large enough for huge pages (16 MiB) may be resident up to 2 MiB
  * past its last entry while at least 8 MiB of it is written, at most 2 MiB / (8 MiB / 24 x
  * 0.859) = 7.0 bytes a block: 25.6 + 27.9 + 7.0 = 60.5, under 64 at every load it keeps, plus
- * the handle, one page and 64 dead entries (1.5 KiB) of fixed cost. At 1 M blocks put in order (created for them)
- * it is 40.8 bytes a block (bench/bench_index): the table at load 0.48, 16 bytes, and the run,
- * 24. An index created for far more blocks than it holds costs more per block until it fills.
+ * the handle, one page and 64 dead entries (1.5 KiB) of fixed cost. At 1 M blocks put in order
+ * (created for them) it is 40.8 bytes a block (bench/bench_index): the table at load 0.48, 16
+ * bytes, and the run, 24. An index created for far more blocks than it holds costs more per
+ * block until it fills.
  *
  * Speed: match() of a 2,000-block chain in an index of 1 M blocks on the 2-vCPU dev VM, medians
  * of five alternating runs: 6.0 us cache-cold and 3.0 us warm when the chain's blocks were put

@@ -35,9 +35,10 @@
  * gap only leaves the run once. Each call advances cr by at least STEP_MOVES (less only at the
  * end), so a compaction of n entries ends within n / (STEP_MOVES - 1) + 1 calls, before the
  * removes it lets through (one a call) could reach another 1/8. put() of a present key updates
- * its entry in place; a removed key put again lands at the end. A table grown past its created size is halved when it falls under 5/16 full, so
- * heavy removal does not leave a sparse table behind (never below the size it was created with: the
- * store sizes its shards up front and must not pay rehashes for them).
+ * its entry in place; a removed key put again lands at the end. A table grown past its created
+ * size is halved when it falls under 5/16 full, so heavy removal does not leave a sparse table
+ * behind (never below the size it was created with: the store sizes its shards up front and must
+ * not pay rehashes for them).
  *
  * Resident bytes per block, worst case once grown: the hash table holds 8 bytes per entry and is
  * between 5/16 and 3/4 full (3/8 after a doubling, 5/8 after a halving), 10.7 to 25.6 bytes a
@@ -65,7 +66,7 @@
 #define HUGE_PAGE  ((size_t)2 << 20)
 #define HUGE_RUN   ((size_t)16 << 20)       /* a run mapping this large asks for huge pages */
 #define MIN_DEAD   64                       /* a small run is not compacted for every few removes */
-#define STEP_MOVES PI_STEP_MOVES            /* live entries a put or remove moves while compacting */
+#define STEP_MOVES PI_STEP_MOVES            /* live entries a put or remove moves, compacting */
 #define STEP_VISIT 4096                     /* and entries it looks at (a sequential 96 KiB) */
 #define MAX_USED   ((size_t)UINT32_MAX - 1) /* run positions are 32-bit, PI_NONE excluded */
 

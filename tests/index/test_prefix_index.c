@@ -120,7 +120,8 @@ static void test_growth(void **state)
     assert_int_equal(ps.used, N);
     assert_int_equal(ps.dead, 0);
     size_t mem_n = kvt_prefix_index_memory(idx);
-    assert_true(mem_n >= (size_t)65536 * 64 + 4800512 && mem_n < (size_t)65536 * 64 + 4800512 + 512);
+    assert_true(mem_n >= (size_t)65536 * 64 + 4800512 &&
+                mem_n < (size_t)65536 * 64 + 4800512 + 512);
     assert_true(mem_n < (size_t)N * 64);
     for (uint64_t i = 0; i < N; i++) {
         uint8_t t;
@@ -1017,9 +1018,10 @@ static void test_compaction_incremental(void **state)
  * Worked by hand: what a compaction leaves behind it is dead. 64 filler keys (positions 0..63),
  * then a chain c[0..199] (64..263). Removing the fillers: the 64th remove passes 1/8 of 264 and
  * MIN_DEAD and starts a compaction; the put of a new key takes its first step: the fillers are
- * dropped and c[0..63] move to 0..63, so positions 64..127 still hold copies of them. c[0] is then updated in place
- * (a put of a present key takes no step) and the chain [c[63], c[0]] matched: a walk tries the
- * entry after c[63]'s, position 64, first -- the old copy of c[0] must not be taken.
+ * dropped and c[0..63] move to 0..63, so positions 64..127 still hold copies of them. c[0] is
+ * then updated in place (a put of a present key takes no step) and the chain [c[63], c[0]]
+ * matched: a walk tries the entry after c[63]'s, position 64, first -- the old copy of c[0]
+ * must not be taken.
  */
 static void test_compaction_gap(void **state)
 {
