@@ -172,11 +172,9 @@ static void run_advise(kvt_prefix_index_t *idx, bool huge)
     idx->huge = huge;
 }
 
-/* Maps the run array for cap entries (the pages are touched only as entries are appended). */
-static kvt_status_t run_map(kvt_prefix_index_t *idx, size_t cap)
+/* The run array is now the mapping p of bytes (or none: KVT_ERR_NO_MEMORY, nothing changed). */
+static kvt_status_t run_set(kvt_prefix_index_t *idx, void *p, size_t bytes)
 {
-    size_t bytes = round_up(cap * sizeof(pi_entry_t), page_size());
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         return KVT_ERR_NO_MEMORY;
     }
@@ -187,6 +185,14 @@ static kvt_status_t run_map(kvt_prefix_index_t *idx, size_t cap)
     return KVT_OK;
 }
 
+/* Maps the run array for cap entries (the pages are touched only as entries are appended). */
+static kvt_status_t run_map(kvt_prefix_index_t *idx, size_t cap)
+{
+    size_t bytes = round_up(cap * sizeof(pi_entry_t), page_size());
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return run_set(idx, p, bytes);
+}
+
 /* Doubles the run array's mapping (moving it if the address space after it is taken). */
 static kvt_status_t run_grow(kvt_prefix_index_t *idx)
 {
@@ -194,15 +200,7 @@ static kvt_status_t run_grow(kvt_prefix_index_t *idx)
         return KVT_ERR_NO_MEMORY;
     }
     size_t bytes = idx->run_bytes * 2;
-    void *p = mremap(idx->run, idx->run_bytes, bytes, MREMAP_MAYMOVE);
-    if (p == MAP_FAILED) {
-        return KVT_ERR_NO_MEMORY;
-    }
-    idx->run = p;
-    idx->run_bytes = bytes;
-    idx->cap = bytes / sizeof(pi_entry_t);
-    run_advise(idx, bytes >= HUGE_RUN);
-    return KVT_OK;
+    return run_set(idx, mremap(idx->run, idx->run_bytes, bytes, MREMAP_MAYMOVE), bytes);
 }
 
 kvt_status_t kvt_prefix_index_create(size_t expected, kvt_prefix_index_t **idx_p, kvt_error_t *err)
