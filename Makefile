@@ -47,6 +47,7 @@ bench: build
 	@./$(BUILD)/bench/bench_index
 	@echo
 	@./$(BUILD)/bench/bench_store_lookup
+	@./$(BUILD)/bench/bench_store_lookup 1000000
 	@echo
 	@./$(BUILD)/bench/bench_store_restore
 	@echo

@@ -2,7 +2,8 @@
  * The live store's chain lookup (kvt_store_lookup: sharded prefix index under read locks, plus
  * the residency check) beside the bare prefix index's match() over the same keys, measured in the
  * same run: what thread safety and residency cost on top of the index. 200,000 resident blocks
- * (tiny payloads in one DRAM tier) under uniformly random keys, chains of 2,000 blocks;
+ * (or the count given as the argument, a multiple of 2,000; tiny payloads in one DRAM tier)
+ * under uniformly random keys put chain by chain, chains of 2,000 blocks;
  * "rotating" walks 100 different chains (mostly cache-cold), "repeated" looks one chain up again
  * and again (cache-warm). Median of runs.
  */
@@ -15,8 +16,10 @@
 
 #include "bench_util.h"
 
-#define N      200000u
+#define N_DEFAULT 200000u
 #define CHAIN  2000u
+
+static uint32_t N = N_DEFAULT; /* resident blocks */
 #define ROUNDS 400
 
 typedef size_t (*lookup_fn)(void *obj, const kvt_key_t *chain, size_t n, uint8_t *tiers);
@@ -50,8 +53,18 @@ static double measure(lookup_fn fn, void *obj, const kvt_key_t *keys, bool rotat
     return t[ROUNDS / 2];
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        char *end;
+        unsigned long v = strtoul(argv[1], &end, 10);
+        if (*end != '\0' || v < CHAIN || v % CHAIN != 0 || v > 50000000ul) {
+            fprintf(stderr, "usage: bench_store_lookup [BLOCKS] (a multiple of %u, at most 5e7)\n",
+                    CHAIN);
+            return 2;
+        }
+        N = (uint32_t)v;
+    }
     kvt_tier_config_t tc;
     kvt_tier_config_init(&tc, KVT_TIER_DRAM);
     tc.capacity_bytes = (uint64_t)N * 4096 + (64u << 20);
@@ -70,7 +83,7 @@ int main(void)
         fprintf(stderr, "bench_store_lookup: %s\n", err.message);
         return 1;
     }
-    kvt_key_t *keys = malloc(N * sizeof(*keys));
+    kvt_key_t *keys = malloc((size_t)N * sizeof(*keys));
     char payload[64] = {0};
     for (uint32_t i = 0; i < N; i++) {
         keys[i].lo = kvt_splitmix64(2 * (uint64_t)i);
