@@ -417,14 +417,16 @@ size_t kvt_store_lookup(kvt_store_t *s, const kvt_key_t *chain, size_t n, uint8_
     for (uint32_t k = 0; k < KVT_STORE_SHARDS; k++) {
         pthread_rwlock_rdlock(&s->shard[k].lock);
     }
-    /* the index's sharded walk (st_shard() is its shard rule): it prefetches across shards and
-       compares whole groups; windows bound the ids buffer and the walk past a block that is
-       indexed but no longer held anywhere */
+    /* the index's sharded walk (st_shard() is its shard rule), in windows that bound the ids
+       buffer (8 KiB on the stack) and the walk past a block that is indexed but no longer held
+       anywhere. Each window's walk finds its first key in every shard through the hash table
+       (16 unprefetched lookups) before it can follow the shards' runs, so windows are long:
+       2,000-block chains among 200 k blocks took 8.9 us cold in windows of 512, 6.7 in one */
     const kvt_prefix_index_t *idx[KVT_STORE_SHARDS];
     for (uint32_t k = 0; k < KVT_STORE_SHARDS; k++) {
         idx[k] = s->shard[k].idx;
     }
-    enum { WINDOW = 512 };
+    enum { WINDOW = 2048 };
     uint32_t ids[WINDOW];
     size_t i = 0;
     while (i < n) {

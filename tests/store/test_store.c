@@ -174,6 +174,51 @@ static int where(kvt_store_t *s, uint64_t i)
 
 static const kvt_tier_kind_t ALL[] = {KVT_TIER_DRAM, KVT_TIER_CXL, KVT_TIER_NVME, KVT_TIER_PFS};
 
+/* A chain longer than the lookup's window (it walks in windows of 2,048): 5,000 blocks with
+ * block 4,100 missing match 4,100, each on the top tier, the rest of tiers_out untouched; once it
+ * is put, all 5,000. */
+static void test_long_chain(void **state)
+{
+    (void)state;
+    enum { LONG = 5000, HOLE = 4100 };
+    kvt_tier_config_t c;
+    char dir[300];
+    assert_true(tier_cfg(&c, KVT_TIER_DRAM, 2 * LONG, dir, sizeof(dir), "long")); /* no evictions */
+    kvt_store_opts_t o;
+    kvt_store_opts_init(&o);
+    o.tiers = &c;
+    o.ntiers = 1;
+    o.block_bytes = BB;
+    kvt_store_t *s = NULL;
+    kvt_error_t err = {0};
+    assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
+    kvt_store_channel_t *ch;
+    assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
+    static kvt_key_t chain[LONG];
+    static uint8_t tiers[LONG];
+    for (uint64_t i = 0; i < LONG; i++) {
+        chain[i] = key_of(i);
+        if (i != HOLE) {
+            assert_int_equal(put(ch, i, NULL), KVT_OK);
+        }
+    }
+    memset(tiers, 9, sizeof(tiers));
+    assert_int_equal(kvt_store_lookup(s, chain, LONG, tiers), HOLE);
+    for (size_t i = 0; i < LONG; i++) {
+        assert_int_equal(tiers[i], i < HOLE ? 0 : 9);
+    }
+    assert_int_equal(kvt_store_lookup(s, chain + HOLE + 1, LONG - HOLE - 1, NULL),
+                     LONG - HOLE - 1);
+    assert_int_equal(put(ch, HOLE, NULL), KVT_OK);
+    assert_int_equal(kvt_store_lookup(s, chain, LONG, tiers), LONG);
+    for (size_t i = 0; i < LONG; i++) {
+        assert_int_equal(tiers[i], 0);
+    }
+    kvt_store_channel_close(ch);
+    kvt_store_destroy(s);
+}
+
+
 /* --- one tier ------------------------------------------------------------------------------ */
 
 static void test_single_tier(void **state)
@@ -1080,6 +1125,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_tier),  cmocka_unit_test(test_two_tiers),
+        cmocka_unit_test(test_long_chain),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_restart),      cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_policies),     cmocka_unit_test(test_threads),
