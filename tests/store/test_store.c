@@ -108,6 +108,35 @@ static bool tier_cfg(kvt_tier_config_t *c, kvt_tier_kind_t kind, uint64_t blocks
     return true;
 }
 
+/* A store of LRU over the n tiers c (blocks of BB bytes), and a channel. */
+static void open_store(const kvt_tier_config_t *c, uint32_t n, kvt_store_t **s_p,
+                       kvt_store_channel_t **ch_p)
+{
+    kvt_store_opts_t o;
+    kvt_store_opts_init(&o);
+    o.tiers = c;
+    o.ntiers = n;
+    o.block_bytes = BB;
+    kvt_error_t err = {0};
+    if (kvt_store_create(&o, s_p, &err) != KVT_OK) {
+        fail_msg("store: %s", err.message);
+    }
+    assert_int_equal(kvt_store_channel_open(*s_p, ch_p), KVT_OK);
+}
+
+/* A store of one tier of `blocks` blocks; false (and a message) when it is unavailable here. */
+static bool open_one(kvt_tier_kind_t kind, uint64_t blocks, const char *tag, kvt_store_t **s_p,
+                     kvt_store_channel_t **ch_p)
+{
+    kvt_tier_config_t c;
+    char dir[300];
+    if (!tier_cfg(&c, kind, blocks, dir, sizeof(dir), tag)) {
+        return false;
+    }
+    open_store(&c, 1, s_p, ch_p);
+    return true;
+}
+
 /* A store of LRU over a DRAM tier of `top` blocks above a `lower` tier of `below` blocks (BB
  * each), and a channel; false (and a message) when the lower tier is unavailable here. */
 static bool open_two(kvt_tier_kind_t lower, uint64_t top, uint64_t below, const char *tag,
@@ -119,16 +148,7 @@ static bool open_two(kvt_tier_kind_t lower, uint64_t top, uint64_t below, const 
         !tier_cfg(&c[1], lower, below, d1, sizeof(d1), tag)) {
         return false;
     }
-    kvt_store_opts_t o;
-    kvt_store_opts_init(&o);
-    o.tiers = c;
-    o.ntiers = 2;
-    o.block_bytes = BB;
-    kvt_error_t err = {0};
-    if (kvt_store_create(&o, s_p, &err) != KVT_OK) {
-        fail_msg("store: %s", err.message);
-    }
-    assert_int_equal(kvt_store_channel_open(*s_p, ch_p), KVT_OK);
+    open_store(c, 2, s_p, ch_p);
     return true;
 }
 
@@ -181,19 +201,9 @@ static void test_long_chain(void **state)
 {
     (void)state;
     enum { LONG = 5000, HOLE = 4100 };
-    kvt_tier_config_t c;
-    char dir[300];
-    assert_true(tier_cfg(&c, KVT_TIER_DRAM, 2 * LONG, dir, sizeof(dir), "long")); /* no evictions */
-    kvt_store_opts_t o;
-    kvt_store_opts_init(&o);
-    o.tiers = &c;
-    o.ntiers = 1;
-    o.block_bytes = BB;
-    kvt_store_t *s = NULL;
-    kvt_error_t err = {0};
-    assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
+    kvt_store_t *s;
     kvt_store_channel_t *ch;
-    assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
+    assert_true(open_one(KVT_TIER_DRAM, 2 * LONG, "long", &s, &ch)); /* room: no evictions */
     static kvt_key_t chain[LONG];
     static uint8_t tiers[LONG];
     for (uint64_t i = 0; i < LONG; i++) {
@@ -226,21 +236,11 @@ static void test_single_tier(void **state)
     (void)state;
     int tested = 0;
     for (size_t ki = 0; ki < sizeof(ALL) / sizeof(ALL[0]); ki++) {
-        kvt_tier_config_t c;
-        char dir[300];
-        if (!tier_cfg(&c, ALL[ki], 8, dir, sizeof(dir), "single")) {
+        kvt_store_t *s;
+        kvt_store_channel_t *ch;
+        if (!open_one(ALL[ki], 8, "single", &s, &ch)) {
             continue;
         }
-        kvt_store_opts_t o;
-        kvt_store_opts_init(&o);
-        o.tiers = &c;
-        o.ntiers = 1;
-        o.block_bytes = BB;
-        kvt_store_t *s = NULL;
-        kvt_error_t err = {0};
-        assert_int_equal(kvt_store_create(&o, &s, &err), KVT_OK);
-        kvt_store_channel_t *ch;
-        assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
 
         for (uint64_t i = 0; i < 3; i++) {
             int t;
