@@ -135,6 +135,17 @@ size_t prefix_index_match_sharded(const kvt_prefix_index_t *const *idx, size_t n
                                   const kvt_key_t *chain, size_t n, uint8_t *tiers_out,
                                   uint32_t *slots_out, bool run_first);
 
+/*
+ * kvt_prefix_index_match_sharded() in pieces: a caller that walks a long chain window by window
+ * (the store: it checks each window's blocks before it goes on) passes the same cursor to each
+ * call, nidx entries that start as PI_NONE and hold each shard's run position of the last key
+ * matched there, so that each window goes on in the runs instead of starting from the hash table
+ * in every shard. The indexes must not change between the calls (the caller holds their locks).
+ */
+size_t prefix_index_match_sharded_from(const kvt_prefix_index_t *const *idx, size_t nidx,
+                                       const kvt_key_t *chain, size_t n, uint8_t *tiers_out,
+                                       uint32_t *slots_out, uint32_t *cursor);
+
 /* The layout's counters, for tests of growth, shrinking and compaction. */
 typedef struct prefix_index_stats {
     size_t groups;      /* hash table groups */

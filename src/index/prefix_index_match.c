@@ -125,20 +125,17 @@ static inline uint32_t near_next(const walk_tab_t *w, uint32_t prev, kvt_key_t k
 }
 
 /*
- * The walk over nshards = smask + 1 indexes t (smask 0: one index). run_first false keeps the
- * pipeline on and never tries the run shortcut (a test hook). always_inline: each caller gets a
- * copy specialised for its smask.
+ * The walk over nshards = smask + 1 indexes t (smask 0: one index), from prev[s], the run
+ * position of the last key matched in shard s (PI_NONE: none yet), which it updates. run_first
+ * false keeps the pipeline on and never tries the run shortcut (a test hook). always_inline:
+ * each caller gets a copy specialised for its smask, and prev and cand stay its local arrays.
  */
-static inline __attribute__((always_inline)) size_t walk(const walk_tab_t *t, size_t smask,
-                                                         const kvt_key_t *chain, size_t n,
-                                                         uint8_t *tiers_out, uint32_t *slots_out,
-                                                         bool run_first)
+static inline __attribute__((always_inline)) size_t walk_from(const walk_tab_t *t, size_t smask,
+                                                              const kvt_key_t *chain, size_t n,
+                                                              uint8_t *tiers_out,
+                                                              uint32_t *slots_out, bool run_first,
+                                                              uint32_t *prev, uint32_t *cand)
 {
-    uint32_t prev[KVT_PREFIX_INDEX_MAX_SHARDS];
-    uint32_t cand[RING];
-    for (size_t s = 0; s <= smask; s++) {
-        prev[s] = PI_NONE;
-    }
     bool piped = !run_first;
     size_t a = 0, b = 0; /* the next keys for stages one and two */
     if (piped) {
@@ -211,6 +208,28 @@ static inline __attribute__((always_inline)) size_t walk(const walk_tab_t *t, si
     return n;
 }
 
+/* walk_from() with a cursor: cursor[s] (nshards entries) in and out, or none (NULL: from no
+ * previous position). A local copy, since the stores into tiers_out (bytes) may alias it. */
+static inline __attribute__((always_inline)) size_t walk(const walk_tab_t *t, size_t smask,
+                                                         const kvt_key_t *chain, size_t n,
+                                                         uint8_t *tiers_out, uint32_t *slots_out,
+                                                         bool run_first, uint32_t *cursor)
+{
+    /* a local copy: the stores into tiers_out (bytes) may alias the caller's cursor */
+    uint32_t prev[KVT_PREFIX_INDEX_MAX_SHARDS];
+    uint32_t cand[RING];
+    for (size_t s = 0; s <= smask; s++) {
+        prev[s] = cursor != NULL ? cursor[s] : PI_NONE;
+    }
+    size_t m = walk_from(t, smask, chain, n, tiers_out, slots_out, run_first, prev, cand);
+    if (cursor != NULL) {
+        for (size_t s = 0; s <= smask; s++) {
+            cursor[s] = prev[s];
+        }
+    }
+    return m;
+}
+
 static walk_tab_t tab_of(const kvt_prefix_index_t *idx)
 {
     return (walk_tab_t){.g = idx->g, .mask = idx->mask, .run = idx->run, .used = idx->used};
@@ -224,23 +243,37 @@ size_t prefix_index_match_mode(const kvt_prefix_index_t *idx, const kvt_key_t *c
         return 0;
     }
     if (run_first) {
-        return walk(t, 0, chain, n, tiers_out, slots_out, true);
+        return walk(t, 0, chain, n, tiers_out, slots_out, true, NULL);
     }
-    return walk(t, 0, chain, n, tiers_out, slots_out, false);
+    return walk(t, 0, chain, n, tiers_out, slots_out, false, NULL);
 }
 
-size_t prefix_index_match_sharded(const kvt_prefix_index_t *const *idx, size_t nidx,
-                                  const kvt_key_t *chain, size_t n, uint8_t *tiers_out,
-                                  uint32_t *slots_out, bool run_first)
+static size_t sharded(const kvt_prefix_index_t *const *idx, size_t nidx, const kvt_key_t *chain,
+                      size_t n, uint8_t *tiers_out, uint32_t *slots_out, bool run_first,
+                      uint32_t *cursor)
 {
     walk_tab_t t[KVT_PREFIX_INDEX_MAX_SHARDS];
     for (size_t i = 0; i < nidx; i++) {
         t[i] = tab_of(idx[i]);
     }
     if (run_first) {
-        return walk(t, nidx - 1, chain, n, tiers_out, slots_out, true);
+        return walk(t, nidx - 1, chain, n, tiers_out, slots_out, true, cursor);
     }
-    return walk(t, nidx - 1, chain, n, tiers_out, slots_out, false);
+    return walk(t, nidx - 1, chain, n, tiers_out, slots_out, false, cursor);
+}
+
+size_t prefix_index_match_sharded(const kvt_prefix_index_t *const *idx, size_t nidx,
+                                  const kvt_key_t *chain, size_t n, uint8_t *tiers_out,
+                                  uint32_t *slots_out, bool run_first)
+{
+    return sharded(idx, nidx, chain, n, tiers_out, slots_out, run_first, NULL);
+}
+
+size_t prefix_index_match_sharded_from(const kvt_prefix_index_t *const *idx, size_t nidx,
+                                       const kvt_key_t *chain, size_t n, uint8_t *tiers_out,
+                                       uint32_t *slots_out, uint32_t *cursor)
+{
+    return sharded(idx, nidx, chain, n, tiers_out, slots_out, true, cursor);
 }
 
 size_t kvt_prefix_index_match(const kvt_prefix_index_t *idx, const kvt_key_t *chain, size_t n,

@@ -414,6 +414,31 @@ static size_t sharded_run_first(const kvt_prefix_index_t *idx, const kvt_key_t *
                                       n, tiers, slots, true);
 }
 
+/* The sharded walk in windows of 37 keys with one cursor carried across them (as the store walks
+ * a chain), stopping at the first window that matches short. */
+static size_t sharded_windows(const kvt_prefix_index_t *idx, const kvt_key_t *chain, size_t n,
+                              uint8_t *tiers, uint32_t *slots)
+{
+    (void)idx;
+    uint32_t cursor[SHARDS];
+    for (size_t s = 0; s < SHARDS; s++) {
+        cursor[s] = PI_NONE;
+    }
+    size_t i = 0;
+    while (i < n) {
+        size_t w = n - i < 37 ? n - i : 37;
+        size_t m = prefix_index_match_sharded_from((const kvt_prefix_index_t *const *)shards,
+                                                   SHARDS, chain + i, w,
+                                                   tiers != NULL ? tiers + i : NULL,
+                                                   slots != NULL ? slots + i : NULL, cursor);
+        i += m;
+        if (m < w) {
+            break;
+        }
+    }
+    return i;
+}
+
 /* The single-index walk in each mode: through the run first (as match() does), or every key
  * through the hash table's pipeline. */
 static size_t match_hashed(const kvt_prefix_index_t *idx, const kvt_key_t *chain, size_t n,
@@ -473,9 +498,10 @@ static void check_match_reference(bool collide)
             keys[u].lo = (u % 40) * 1024 + (u % 3);
         }
     }
-    enum { NIMPL = 6 };
+    enum { NIMPL = 7 };
     match_fn impls[NIMPL] = {kvt_prefix_index_match, match_run_first,   match_hashed,
-                             sharded_public,         sharded_run_first, sharded_hashed};
+                             sharded_public,         sharded_run_first, sharded_hashed,
+                             sharded_windows};
     kvt_prefix_index_t *idx = make(0);
     for (uint32_t i = 0; i < SHARDS; i++) {
         shards[i] = make(0);
@@ -652,7 +678,8 @@ static void ref_check_chain(ref_t *r, const uint32_t *ids, size_t n)
         chain[i] = r->keys[ids[i]];
     }
     match_fn impls[] = {kvt_prefix_index_match, match_run_first,   match_hashed,
-                        sharded_public,         sharded_run_first, sharded_hashed};
+                        sharded_public,         sharded_run_first, sharded_hashed,
+                        sharded_windows};
     for (size_t m = 0; m < sizeof(impls) / sizeof(impls[0]); m++) {
         memset(tiers, 0xEE, sizeof(tiers));
         memset(slots, 0xEE, sizeof(slots));

@@ -194,9 +194,9 @@ static int where(kvt_store_t *s, uint64_t i)
 
 static const kvt_tier_kind_t ALL[] = {KVT_TIER_DRAM, KVT_TIER_CXL, KVT_TIER_NVME, KVT_TIER_PFS};
 
-/* A chain longer than the lookup's window (it walks in windows of 2,048): 5,000 blocks with
- * block 4,100 missing match 4,100, each on the top tier, the rest of tiers_out untouched; once it
- * is put, all 5,000. */
+/* A chain of many lookup windows (it walks in windows of 512, a cursor carrying the shards' run
+ * positions across): 5,000 blocks with block 4,100 missing match 4,100, each on the top tier,
+ * the rest of tiers_out untouched; once it is put, all 5,000. */
 static void test_long_chain(void **state)
 {
     (void)state;
