@@ -11,7 +11,9 @@
  * same time (engine threads) interleave in the run, a few entries apart. A mismatch there too
  * -- a chain put in another order, or with a block removed and put again (it lands at the end)
  * -- falls back to the hash table. In the sharded walk each shard has its own "previous
- * position": a chain's keys in shard s sit in shard s's run in chain order.
+ * position": a chain's keys in shard s sit in shard s's run in chain order. A caller that walks
+ * a long chain in pieces keeps those positions between the pieces in a cursor
+ * (prefix_index_match_sharded_from), so that a piece goes on in the runs.
  *
  * The pipeline. A chain whose keys are scattered costs two random lines a key (the home group,
  * then the run entry). Once the walk has fallen back it keeps a two-stage prefetch pipeline

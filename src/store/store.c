@@ -422,9 +422,9 @@ size_t kvt_store_lookup(kvt_store_t *s, const kvt_key_t *chain, size_t n, uint8_
     /* the index's sharded walk (st_shard() is its shard rule), in windows that bound the ids
        buffer and the walk past a block that is indexed but no longer held anywhere. One cursor
        carries each shard's run position from window to window: a window that started afresh
-       would find its first key in every shard through the hash table (16 unprefetched lookups;
-       2,000-block chains among 200 k blocks took 8.9 us cold in windows of 512 that way, 6.7 in
-       one) */
+       would find its first key in every shard through the hash table (16 unprefetched lookups:
+       2,000-block chains among 200 k blocks took 8.9 us cold in windows of 512 that way, 6.8-7.1
+       with the cursor) */
     const kvt_prefix_index_t *idx[KVT_STORE_SHARDS];
     for (uint32_t k = 0; k < KVT_STORE_SHARDS; k++) {
         idx[k] = s->shard[k].idx;
