@@ -949,6 +949,20 @@ static long long unwritten_bytes(uint32_t i)
     return total;
 }
 
+/* Unwritten bytes over segment files 0..n-1, or -1 when the file system cannot say. */
+static long long unwritten_total(uint32_t n)
+{
+    long long total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        long long u = unwritten_bytes(i);
+        if (u < 0) {
+            return -1;
+        }
+        total += u;
+    }
+    return total;
+}
+
 /*
  * kvt_tier_prefault writes the free space once: afterwards no segment has unwritten extents
  * (checked with FIEMAP, independently of the tier), the blocks put before it still read back,
@@ -966,21 +980,14 @@ static void test_prefault(void **state)
     for (uint64_t k = 0; k < 3; k++) {
         assert_int_equal(fx_put(h.chan, fx_key(k), 50000), KVT_OK);
     }
-    long long before = 0, after = 0;
-    for (uint32_t i = 0; i < 4 && before >= 0; i++) {
-        long long u = unwritten_bytes(i);
-        before = u < 0 ? -1 : before + u;
-    }
+    long long before = unwritten_total(4);
     assert_int_equal(kvt_tier_prefault(h.tier), KVT_OK);
     if (before < 0) {
         printf("note: no FIEMAP in %s: extent states not checked\n", dir);
     } else {
         /* segments 1..3 were never written: at least those were unwritten extents */
         assert_true(before >= (long long)(3 * 4 * MiB));
-        for (uint32_t i = 0; i < 4; i++) {
-            after += unwritten_bytes(i);
-        }
-        assert_int_equal(after, 0);
+        assert_int_equal(unwritten_total(4), 0);
     }
     for (uint64_t k = 0; k < 3; k++) {
         assert_int_equal(fx_get(h.chan, fx_key(k), 50000, 50000), KVT_OK);
@@ -1023,11 +1030,7 @@ static void test_prefault_at_open(void **state)
     kvt_sys_reset();
     h_t h;
     open_cfg(&cfg, &h);
-    long long after = 0;
-    for (uint32_t i = 0; i < 4 && after >= 0; i++) {
-        long long u = unwritten_bytes(i);
-        after = u < 0 ? -1 : after + u;
-    }
+    long long after = unwritten_total(4);
     if (after < 0) {
         printf("note: no FIEMAP in %s: extent states not checked\n", dir);
     } else {
