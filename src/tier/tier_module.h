@@ -34,7 +34,8 @@ typedef struct kvt_tier_ops {
     uint64_t (*records)(void *ctx, uint64_t payload_bytes);
     /* Optional (NULL: the tier is not host memory, 0 regions): the ranges holding blocks. */
     size_t (*regions)(void *ctx, kvt_tier_region_t *out, size_t max);
-    /* Optional (NULL: nothing to fault in): fault every page of those regions in, for writing. */
+    /* Optional (NULL: nothing to pay up front): kvt_tier_prefault -- memory tiers fault every
+     * page of their regions in for writing, nvme writes its free space once. */
     kvt_status_t (*prefault)(void *ctx);
 } kvt_tier_ops_t;
 
