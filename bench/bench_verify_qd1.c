@@ -4,16 +4,22 @@
  *
  * A loop of O_DIRECT reads through io_uring, one in flight, over records laid out as the nvme
  * tier lays them out (a 4 KiB descriptor sector, then the payload; read with one readv into a
- * descriptor buffer and a payload buffer in 4 KiB pages), in three ways, alternating, median of
+ * descriptor buffer and a payload buffer in 4 KiB pages), in five ways, alternating, median of
  * ROUNDS runs each:
  *   bare   the next read is submitted as soon as one completes (what fio does);
  *   crc    the payload's CRC-32C (kvt_crc32c, the tier's check) is computed first (what a
  *          verifying GET must do before it may return the bytes);
- *   pause  the loop waits as long as that CRC took, touching nothing, then submits.
- * bare / crc is the best ratio a verifying reader can have beside fio at QD 1. On the dev VM the
- * check of just-DMA'd bytes runs slower than over bytes flushed from the cache (bench_crc32c),
- * and pause shows that the device itself answers later after an idle gap: the check costs more
- * than its own CPU time. The scratch file lives in $TMPDIR (default /var/tmp) and is removed.
+ *   pause  the loop waits as long as that CRC took, touching nothing, then submits;
+ *   touch  one byte of every 64-byte line of the payload is loaded first (the least any reader
+ *          of the bytes does: a fraction of the CRC's work);
+ *   fresh  like bare, but each read lands in the next of FRESH_BUFS payload buffers (64 MiB in
+ *          all), none touched by the CPU (an engine restoring into a different buffer each time).
+ * bare / crc is the best ratio a verifying reader can have beside fio at QD 1. The last two
+ * columns say why it is low on a VM whose virtual disk "DMA" is a copy by a host thread: the read
+ * *after* the payload was touched, or into a buffer the last reads did not use, waits longer than
+ * the touch itself costs, as if fio's single untouched buffer stayed in that thread's cache. The
+ * "read" column gives the I/O's own latency, submission to completion, in each mode.
+ * The scratch file lives in $TMPDIR (default /var/tmp) and is removed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +36,16 @@
 #define SECTOR  4096u
 #define FILE_MB 256u
 #define ROUNDS  5
+#define FRESH_BYTES ((size_t)64 << 20)
 
-enum { BARE, CRC, PAUSE, MODES };
+enum { BARE, CRC, PAUSE, TOUCH, FRESH, MODES };
 
 typedef struct run {
     int fd;
     struct io_uring ring;
     unsigned char *desc, *buf;
+    unsigned char *pool; /* FRESH_BYTES of payload buffers for the fresh mode */
+    size_t npool;        /* payload buffers in the pool */
     size_t payload;
     size_t nrec;  /* records in the file */
     size_t next;  /* the next record to read */
@@ -48,14 +57,16 @@ static void die(const char *what, int e)
     exit(1);
 }
 
-/* One QD 1 read of the next record (descriptor sector + payload). */
-static void read_one(run_t *r)
+/* One QD 1 read of the next record (descriptor sector + payload) into buf; returns its latency
+ * in seconds, submission to completion. */
+static double read_one(run_t *r, unsigned char *buf)
 {
-    struct iovec iov[2] = {{r->desc, SECTOR}, {r->buf, r->payload}};
+    struct iovec iov[2] = {{r->desc, SECTOR}, {buf, r->payload}};
     off_t off = (off_t)(r->next * (SECTOR + r->payload));
     r->next = (r->next + 1) % r->nrec;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
     io_uring_prep_readv(sqe, r->fd, iov, 2, off);
+    double t0 = now();
     int rc = io_uring_submit(&r->ring);
     if (rc < 0) {
         die("io_uring_submit", -rc);
@@ -68,32 +79,44 @@ static void read_one(run_t *r)
         die("read", cqe->res < 0 ? -cqe->res : EIO);
     }
     io_uring_cqe_seen(&r->ring, cqe);
+    return now() - t0;
 }
 
 static volatile uint32_t sink;
 
-/* Mean microseconds per read of n reads in mode m; *crc_us_p: mean CRC time (mode CRC). */
-static double loop(run_t *r, int m, size_t n, double pause_s, double *crc_us_p)
+/* One mode's figures, microseconds: per loop iteration, per read, and per CRC (mode CRC). */
+typedef struct figures {
+    double iter_us, read_us, crc_us;
+} figures_t;
+
+/* n reads in mode m; pause_s: how long the PAUSE mode waits after each. */
+static figures_t loop(run_t *r, int m, size_t n, double pause_s)
 {
-    double t_crc = 0;
+    double t_crc = 0, t_read = 0;
     double t0 = now();
     for (size_t i = 0; i < n; i++) {
-        read_one(r);
+        unsigned char *buf = m == FRESH ? r->pool + (i % r->npool) * r->payload : r->buf;
+        t_read += read_one(r, buf);
         if (m == CRC) {
             double a = now();
-            sink += kvt_crc32c(0, r->buf, r->payload);
+            sink += kvt_crc32c(0, buf, r->payload);
             t_crc += now() - a;
         } else if (m == PAUSE) {
             double a = now();
             while (now() - a < pause_s) {
             }
+        } else if (m == TOUCH) {
+            uint32_t s = 0;
+            for (size_t j = 0; j < r->payload; j += 64) {
+                s += ((volatile unsigned char *)buf)[j];
+            }
+            sink += s;
         }
     }
     double t = now() - t0;
-    if (crc_us_p != NULL) {
-        *crc_us_p = t_crc / (double)n * 1e6;
-    }
-    return t / (double)n * 1e6;
+    return (figures_t){.iter_us = t / (double)n * 1e6,
+                       .read_us = t_read / (double)n * 1e6,
+                       .crc_us = t_crc / (double)n * 1e6};
 }
 
 static double median(double *v, size_t n)
@@ -123,10 +146,11 @@ int main(void)
     if (posix_memalign((void **)&w, SECTOR, chunk) != 0) {
         die("posix_memalign", ENOMEM);
     }
-    for (size_t i = 0; i < chunk / 8; i++) {
-        ((uint64_t *)w)[i] = kvt_splitmix64(i);
-    }
     for (size_t mb = 0; mb < FILE_MB; mb++) {
+        /* distinct bytes in every record, as the tier's blocks and fio's buffers have */
+        for (size_t i = 0; i < chunk / 8; i++) {
+            ((uint64_t *)w)[i] = kvt_splitmix64(mb * (chunk / 8) + i);
+        }
         if (pwrite(fd, w, chunk, (off_t)(mb * chunk)) != (ssize_t)chunk) {
             die("writing the scratch file", errno);
         }
@@ -137,39 +161,57 @@ int main(void)
     free(w);
 
     printf("bench_verify_qd1: O_DIRECT reads at QD 1 (io_uring; a 4 KiB descriptor sector + the "
-           "payload, one readv)\nin %s, median of %d alternating runs; us per read\n\n",
+           "payload, one readv)\nin %s, median of %d alternating runs; us per read (whole loop), and of it the I/O\n"
+           "(submission to completion)\n\n",
            tmp != NULL ? tmp : "/var/tmp", ROUNDS);
-    printf("  payload     bare    +crc  (crc alone)  +pause   ceiling = bare / +crc\n");
+    printf("  payload  mode     per read   its I/O   bare / mode\n");
+    static const char *const names[MODES] = {"bare", "+crc", "+pause", "+touch", "fresh"};
     static const size_t sizes[] = {(size_t)64 << 10, (size_t)1 << 20};
     for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
         run_t r = {.fd = fd, .payload = sizes[z]};
         r.nrec = ((size_t)FILE_MB << 20) / (SECTOR + r.payload);
+        r.npool = FRESH_BYTES / r.payload;
         if (posix_memalign((void **)&r.desc, SECTOR, SECTOR) != 0 ||
-            posix_memalign((void **)&r.buf, SECTOR, r.payload) != 0) {
+            posix_memalign((void **)&r.buf, SECTOR, r.payload) != 0 ||
+            posix_memalign((void **)&r.pool, SECTOR, FRESH_BYTES) != 0) {
             die("posix_memalign", ENOMEM);
         }
+        memset(r.pool, 0, FRESH_BYTES); /* faulted in: the fresh mode measures no page fault */
         int rc = io_uring_queue_init(8, &r.ring, 0);
         if (rc < 0) {
             die("io_uring_queue_init", -rc);
         }
         size_t n = r.payload >= ((size_t)1 << 20) ? 300 : 2000;
-        double us[MODES][ROUNDS], crc[ROUNDS];
-        (void)loop(&r, BARE, n / 4, 0, NULL); /* warm-up */
+        double iter[MODES][ROUNDS], io[MODES][ROUNDS], crc[ROUNDS] = {0};
+        (void)loop(&r, BARE, n / 4, 0); /* warm-up */
         for (int k = 0; k < ROUNDS; k++) {
-            us[BARE][k] = loop(&r, BARE, n, 0, NULL);
-            us[CRC][k] = loop(&r, CRC, n, 0, &crc[k]);
-            us[PAUSE][k] = loop(&r, PAUSE, n, crc[k] * 1e-6, NULL);
+            for (int m = 0; m < MODES; m++) {
+                figures_t f = loop(&r, m, n, crc[k] * 1e-6); /* CRC runs before PAUSE */
+                iter[m][k] = f.iter_us;
+                io[m][k] = f.read_us;
+                if (m == CRC) {
+                    crc[k] = f.crc_us;
+                }
+            }
         }
-        double med[MODES];
+        double bare = median(iter[BARE], ROUNDS);
         for (int m = 0; m < MODES; m++) {
-            med[m] = median(us[m], ROUNDS);
+            double it = median(iter[m], ROUNDS);
+            char size[32] = "";
+            if (m == 0) {
+                snprintf(size, sizeof(size), "%zu KiB", r.payload >> 10);
+            }
+            printf("  %8s  %-7s %8.1f  %8.1f     %.2fx", size, names[m], it,
+                   median(io[m], ROUNDS), bare / it);
+            if (m == CRC) {
+                printf("   (the CRC alone %.1f us; ceiling = bare / +crc)", median(crc, ROUNDS));
+            }
+            printf("\n");
         }
-        double c = median(crc, ROUNDS);
-        printf("  %4zu KiB  %7.1f %7.1f     (%6.1f) %7.1f   %.2fx\n", r.payload >> 10, med[BARE],
-               med[CRC], c, med[PAUSE], med[BARE] / med[CRC]);
         io_uring_queue_exit(&r.ring);
         free(r.desc);
         free(r.buf);
+        free(r.pool);
     }
     close(fd);
     return 0;
