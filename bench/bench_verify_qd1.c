@@ -12,13 +12,13 @@
  *   pause  the loop waits as long as that CRC took, touching nothing, then submits;
  *   touch  one byte of every 64-byte line of the payload is loaded first (the least any reader
  *          of the bytes does: a fraction of the CRC's work);
- *   fresh  like bare, but each read lands in the next of FRESH_BUFS payload buffers (64 MiB in
- *          all), none touched by the CPU (an engine restoring into a different buffer each time).
+ *   fresh  like bare, but each read lands in the next payload buffer of FRESH_BYTES (64 MiB),
+ *          none touched by the CPU (an engine restoring into a different buffer each time).
  * bare / crc is the best ratio a verifying reader can have beside fio at QD 1. The last two
- * columns say why it is low on a VM whose virtual disk "DMA" is a copy by a host thread: the read
+ * modes say why it is low on a VM whose virtual disk "DMA" is a copy by a host thread: the read
  * *after* the payload was touched, or into a buffer the last reads did not use, waits longer than
  * the touch itself costs, as if fio's single untouched buffer stayed in that thread's cache. The
- * "read" column gives the I/O's own latency, submission to completion, in each mode.
+ * "its I/O" column gives the read's own latency, submission to completion, in each mode.
  * The scratch file lives in $TMPDIR (default /var/tmp) and is removed.
  */
 #include <errno.h>
