@@ -6,17 +6,20 @@
 #   make bench      build, then the benchmarks (figures beside their peers)
 #   make install    install library, headers, CLI, pkg-config and CMake files (PREFIX=...)
 #   make asan       the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan       the multi-threaded suites (CTest label "threads") under ThreadSanitizer
 #   make fuzz       the libFuzzer targets for FUZZ_SECONDS each (default 60)
 #
-# Variables: BUILD (build directory), WERROR=ON (warnings as errors), SANITIZE=ON, PREFIX.
+# Variables: BUILD (build directory), WERROR=ON (warnings as errors), SANITIZE=ON, TSAN=ON,
+# PREFIX.
 
 BUILD    ?= build
 WERROR   ?= OFF
 SANITIZE ?= OFF
+TSAN     ?= OFF
 BUILD_TYPE ?= RelWithDebInfo
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build run test bench install asan fuzz clean
+.PHONY: all deps configure build run test bench install asan tsan fuzz clean
 
 all: build
 
@@ -25,7 +28,7 @@ deps:
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKVT_WERROR=$(WERROR) \
-	    -DKVT_SANITIZE=$(SANITIZE) $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX)) >/dev/null
+	    -DKVT_SANITIZE=$(SANITIZE) -DKVT_TSAN=$(TSAN) $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX)) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
@@ -65,8 +68,13 @@ install: build
 asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=ON BUILD_TYPE=Debug
 
+tsan:
+	@$(MAKE) --no-print-directory build BUILD=build-tsan TSAN=ON BUILD_TYPE=Debug
+	@TSAN_OPTIONS="second_deadlock_stack=1 $${TSAN_OPTIONS:-}" \
+	    ctest --test-dir build-tsan -L threads --output-on-failure -j$(JOBS)
+
 fuzz:
 	@bash scripts/fuzz.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
