@@ -58,7 +58,7 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_crc32c
 	@echo
-	@./$(BUILD)/bench/bench_verify_qd1
+	@./$(BUILD)/bench/bench_verify_read
 	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 

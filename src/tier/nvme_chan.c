@@ -10,7 +10,7 @@
  * payload) only until min_complete ios (at least one) are done; the rest stay in the CQ ring
  * for the next poll. Verifying a GET means checksumming its payload, which has just been written
  * by DMA and is not in cache (11 us for 64 KiB here with XXH3, 4 us cached, when this was
- * measured; CRC-32C since: 9-13 us cold, bench/bench_verify_qd1): when poll verified
+ * measured; CRC-32C since: 9-13 us cold, bench/bench_verify_read): when poll verified
  * every completion there was before returning, a caller that resubmits after each poll left
  * that many slots of its queue depth idle on the device for the whole batch, and a 64 KiB QD 8
  * read lost about a third of its throughput to it (measured with a bare io_uring loop: batch

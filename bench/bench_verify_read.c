@@ -1,11 +1,10 @@
 /*
- * bench_verify_qd1: what checking every read costs a QD 1 reader on this machine, with no tier
- * code at all -- the ceiling of the nvme tier's QD 1 GET beside plain fio.
+ * bench_verify_read: what checking every read costs a reader on this machine, with no tier code
+ * at all -- the ceiling of the nvme tier's GET beside plain fio, which checks nothing.
  *
- * A loop of O_DIRECT reads through io_uring, one in flight, over records laid out as the nvme
- * tier lays them out (a 4 KiB descriptor sector, then the payload; read with one readv into a
- * descriptor buffer and a payload buffer in 4 KiB pages), in five ways, alternating, median of
- * ROUNDS runs each:
+ * Loops of O_DIRECT reads through io_uring over records laid out as the nvme tier lays them out
+ * (a 4 KiB descriptor sector, then the payload; read with one readv into a descriptor buffer and
+ * a payload buffer in 4 KiB pages). At QD 1, five ways, alternating, median of ROUNDS runs each:
  *   bare   the next read is submitted as soon as one completes (what fio does);
  *   crc    the payload's CRC-32C (kvt_crc32c, the tier's check) is computed first (what a
  *          verifying GET must do before it may return the bytes);
@@ -14,10 +13,12 @@
  *          of the bytes does: a fraction of the CRC's work);
  *   fresh  like bare, but each read lands in the next payload buffer of FRESH_BYTES (64 MiB),
  *          none touched by the CPU (an engine restoring into a different buffer each time).
- * bare / crc is the best ratio a verifying reader can have beside fio at QD 1. The last two
- * modes say why it is low on a VM whose virtual disk "DMA" is a copy by a host thread: the read
- * *after* the payload was touched, or into a buffer the last reads did not use, waits longer than
- * the touch itself costs, as if fio's single untouched buffer stayed in that thread's cache. The
+ * At QD 8 and 32 (one buffer per I/O in flight, as fio has), bare, crc and touch: each
+ * completion is checked or touched, then its buffer goes straight back into a new read.
+ * bare / crc is the best ratio a verifying reader can have beside fio. touch and fresh say why
+ * it is low on a VM whose virtual disk "DMA" is a copy by a host thread: the read *after* the
+ * payload was touched, or into a buffer the last reads did not use, waits longer than the touch
+ * itself costs, as if fio's untouched buffers stayed in that thread's cache. The QD 1 table's
  * "its I/O" column gives the read's own latency, submission to completion, in each mode.
  * The scratch file lives in $TMPDIR (default /var/tmp) and is removed.
  */
@@ -37,6 +38,12 @@
 #define FILE_MB 256u
 #define ROUNDS  5
 #define FRESH_BYTES ((size_t)64 << 20)
+#define QD_MAX 32u
+#define NSIZES 2
+#define NQD    2
+
+static const size_t sizes[NSIZES] = {(size_t)64 << 10, (size_t)1 << 20};
+static const unsigned qds[NQD] = {8, QD_MAX};
 
 enum { BARE, CRC, PAUSE, TOUCH, FRESH, MODES };
 
@@ -44,7 +51,9 @@ typedef struct run {
     int fd;
     struct io_uring ring;
     unsigned char *desc, *buf;
-    unsigned char *pool; /* FRESH_BYTES of payload buffers for the fresh mode */
+    unsigned char *descs; /* QD_MAX descriptor sectors for the QD > 1 loops */
+    unsigned char *pool; /* FRESH_BYTES of payload buffers: the fresh mode's, and the QD > 1
+                            loops' (the first qd) */
     size_t npool;        /* payload buffers in the pool */
     size_t payload;
     size_t nrec;  /* records in the file */
@@ -53,36 +62,69 @@ typedef struct run {
 
 static void die(const char *what, int e)
 {
-    fprintf(stderr, "bench_verify_qd1: %s: %s\n", what, strerror(e));
+    fprintf(stderr, "bench_verify_read: %s: %s\n", what, strerror(e));
     exit(1);
 }
 
-/* One QD 1 read of the next record (descriptor sector + payload) into buf; returns its latency
- * in seconds, submission to completion. */
-static double read_one(run_t *r, unsigned char *buf)
+/* Queue a read of the next record: descriptor sector into desc, payload into buf. */
+static void prep_read(run_t *r, struct iovec iov[2], unsigned char *desc, unsigned char *buf,
+                      uint64_t tag)
 {
-    struct iovec iov[2] = {{r->desc, SECTOR}, {buf, r->payload}};
-    off_t off = (off_t)(r->next * (SECTOR + r->payload));
-    r->next = (r->next + 1) % r->nrec;
+    iov[0] = (struct iovec){desc, SECTOR};
+    iov[1] = (struct iovec){buf, r->payload};
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-    io_uring_prep_readv(sqe, r->fd, iov, 2, off);
-    double t0 = now();
-    int rc = io_uring_submit(&r->ring);
-    if (rc < 0) {
-        die("io_uring_submit", -rc);
-    }
+    io_uring_prep_readv(sqe, r->fd, iov, 2, (off_t)(r->next * (SECTOR + r->payload)));
+    io_uring_sqe_set_data64(sqe, tag);
+    r->next = (r->next + 1) % r->nrec;
+}
+
+/* Wait for one completion; returns its tag. */
+static uint64_t reap(run_t *r)
+{
     struct io_uring_cqe *cqe;
-    if ((rc = io_uring_wait_cqe(&r->ring, &cqe)) < 0) {
+    int rc = io_uring_wait_cqe(&r->ring, &cqe);
+    if (rc < 0) {
         die("io_uring_wait_cqe", -rc);
     }
     if (cqe->res != (int)(SECTOR + r->payload)) {
         die("read", cqe->res < 0 ? -cqe->res : EIO);
     }
+    uint64_t tag = io_uring_cqe_get_data64(cqe);
     io_uring_cqe_seen(&r->ring, cqe);
+    return tag;
+}
+
+static void submit(run_t *r)
+{
+    int rc = io_uring_submit(&r->ring);
+    if (rc < 0) {
+        die("io_uring_submit", -rc);
+    }
+}
+
+/* One QD 1 read of the next record into buf; returns its latency in seconds, submission to
+ * completion. */
+static double read_one(run_t *r, unsigned char *buf)
+{
+    struct iovec iov[2];
+    prep_read(r, iov, r->desc, buf, 0);
+    double t0 = now();
+    submit(r);
+    (void)reap(r);
     return now() - t0;
 }
 
 static volatile uint32_t sink;
+
+/* One load per 64-byte line of buf: the least a reader of the bytes does. */
+static uint32_t touch(const unsigned char *buf, size_t len)
+{
+    uint32_t s = 0;
+    for (size_t j = 0; j < len; j += 64) {
+        s += ((const volatile unsigned char *)buf)[j];
+    }
+    return s;
+}
 
 /* One mode's figures, microseconds: per loop iteration, per read, and per CRC (mode CRC). */
 typedef struct figures {
@@ -106,17 +148,43 @@ static figures_t loop(run_t *r, int m, size_t n, double pause_s)
             while (now() - a < pause_s) {
             }
         } else if (m == TOUCH) {
-            uint32_t s = 0;
-            for (size_t j = 0; j < r->payload; j += 64) {
-                s += ((volatile unsigned char *)buf)[j];
-            }
-            sink += s;
+            sink += touch(buf, r->payload);
         }
     }
     double t = now() - t0;
     return (figures_t){.iter_us = t / (double)n * 1e6,
                        .read_us = t_read / (double)n * 1e6,
                        .crc_us = t_crc / (double)n * 1e6};
+}
+
+/* GB/s of n reads with qd in flight, one payload buffer per I/O in flight (the pool's first
+ * qd): each completion is checked (CRC), touched (TOUCH) or neither (BARE), and its buffer then
+ * goes straight into the next read, as a verifying reader (or fio, with BARE) keeps its depth. */
+static double qd_loop(run_t *r, int m, unsigned qd, size_t n)
+{
+    struct iovec iov[QD_MAX][2];
+    size_t issued = 0, done = 0;
+    double t0 = now();
+    for (unsigned i = 0; i < qd; i++, issued++) {
+        prep_read(r, iov[i], r->descs + (size_t)i * SECTOR, r->pool + i * r->payload, i);
+    }
+    submit(r);
+    while (done < n) {
+        uint64_t i = reap(r);
+        done++;
+        unsigned char *buf = r->pool + i * r->payload;
+        if (m == CRC) {
+            sink += kvt_crc32c(0, buf, r->payload);
+        } else if (m == TOUCH) {
+            sink += touch(buf, r->payload);
+        }
+        if (issued < n) {
+            prep_read(r, iov[i], r->descs + i * SECTOR, buf, i);
+            submit(r);
+            issued++;
+        }
+    }
+    return (double)n * (double)r->payload / (now() - t0) / 1e9;
 }
 
 static double median(double *v, size_t n)
@@ -129,10 +197,10 @@ int main(void)
 {
     const char *tmp = getenv("TMPDIR");
     char path[4096];
-    snprintf(path, sizeof(path), "%s/kvtier-verify-qd1.XXXXXX", tmp != NULL ? tmp : "/var/tmp");
+    snprintf(path, sizeof(path), "%s/kvtier-verify-read.XXXXXX", tmp != NULL ? tmp : "/var/tmp");
     int fd = mkostemp(path, O_DIRECT);
     if (fd < 0 && errno == EINVAL) { /* tmpfs and others: no O_DIRECT, nothing to measure */
-        printf("bench_verify_qd1: skipped: no O_DIRECT in %s (set TMPDIR to a disk)\n",
+        printf("bench_verify_read: skipped: no O_DIRECT in %s (set TMPDIR to a disk)\n",
                tmp != NULL ? tmp : "/var/tmp");
         return 0;
     }
@@ -160,24 +228,25 @@ int main(void)
     }
     free(w);
 
-    printf("bench_verify_qd1: O_DIRECT reads at QD 1 (io_uring; a 4 KiB descriptor sector + the "
-           "payload, one readv)\nin %s, median of %d alternating runs; us per read (whole loop), and of it the I/O\n"
-           "(submission to completion)\n\n",
+    printf("bench_verify_read: O_DIRECT reads (io_uring; a 4 KiB descriptor sector + the "
+           "payload, one readv)\nin %s\n\nat QD 1, median of %d alternating runs: us per read "
+           "(whole loop), and of it the I/O\n(submission to completion)\n\n",
            tmp != NULL ? tmp : "/var/tmp", ROUNDS);
     printf("  payload  mode     per read   its I/O   bare / mode\n");
     static const char *const names[MODES] = {"bare", "+crc", "+pause", "+touch", "fresh"};
-    static const size_t sizes[] = {(size_t)64 << 10, (size_t)1 << 20};
-    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+    double qd_gbps[NSIZES][NQD][MODES];
+    for (size_t z = 0; z < NSIZES; z++) {
         run_t r = {.fd = fd, .payload = sizes[z]};
         r.nrec = ((size_t)FILE_MB << 20) / (SECTOR + r.payload);
         r.npool = FRESH_BYTES / r.payload;
         if (posix_memalign((void **)&r.desc, SECTOR, SECTOR) != 0 ||
+            posix_memalign((void **)&r.descs, SECTOR, (size_t)QD_MAX * SECTOR) != 0 ||
             posix_memalign((void **)&r.buf, SECTOR, r.payload) != 0 ||
             posix_memalign((void **)&r.pool, SECTOR, FRESH_BYTES) != 0) {
             die("posix_memalign", ENOMEM);
         }
         memset(r.pool, 0, FRESH_BYTES); /* faulted in: the fresh mode measures no page fault */
-        int rc = io_uring_queue_init(8, &r.ring, 0);
+        int rc = io_uring_queue_init(QD_MAX, &r.ring, 0);
         if (rc < 0) {
             die("io_uring_queue_init", -rc);
         }
@@ -208,10 +277,38 @@ int main(void)
             }
             printf("\n");
         }
+        for (size_t q = 0; q < NQD; q++) {
+            double gb[MODES][ROUNDS];
+            size_t nq = r.payload >= ((size_t)1 << 20) ? 600 : 6000;
+            for (int k = 0; k < ROUNDS; k++) {
+                for (int m = 0; m < MODES; m++) {
+                    if (m == BARE || m == CRC || m == TOUCH) {
+                        gb[m][k] = qd_loop(&r, m, qds[q], nq);
+                    }
+                }
+            }
+            for (int m = 0; m < MODES; m++) {
+                if (m == BARE || m == CRC || m == TOUCH) {
+                    qd_gbps[z][q][m] = median(gb[m], ROUNDS);
+                }
+            }
+        }
         io_uring_queue_exit(&r.ring);
         free(r.desc);
+        free(r.descs);
         free(r.buf);
         free(r.pool);
+    }
+    printf("\nwith QD reads in flight, one payload buffer each (as fio has); GB/s, median of %d "
+           "alternating runs\n\n"
+           "  payload    QD     bare    +crc  +touch   +crc / bare   +touch / bare\n", ROUNDS);
+    for (size_t z = 0; z < NSIZES; z++) {
+        for (size_t q = 0; q < NQD; q++) {
+            const double *g = qd_gbps[z][q];
+            printf("  %4zu KiB  %4u  %7.2f %7.2f %7.2f         %.2fx           %.2fx\n",
+                   sizes[z] >> 10, qds[q], g[BARE], g[CRC], g[TOUCH], g[CRC] / g[BARE],
+                   g[TOUCH] / g[BARE]);
+        }
     }
     close(fd);
     return 0;
