@@ -28,7 +28,8 @@ deps:
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKVT_WERROR=$(WERROR) \
-	    -DKVT_SANITIZE=$(SANITIZE) -DKVT_TSAN=$(TSAN) $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX)) >/dev/null
+	    -DKVT_SANITIZE=$(SANITIZE) -DKVT_TSAN=$(TSAN) \
+	    $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX)) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
