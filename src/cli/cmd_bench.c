@@ -37,6 +37,7 @@
 #include "common/json_writer.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -647,6 +648,51 @@ static int bench_tier(const bench_cli_t *c, kvt_tier_kind_t kind, const char *sc
     return KVT_EXIT_OK;
 }
 
+/* Whether a ratio is at least 0.90x as the table prints it (two decimals), so that the summary
+ * under the table counts what a reader of the table would. */
+static bool meets(double r)
+{
+    return lround(r * 100) >= 90;
+}
+
+/* Under the table, for each tier: how many of its points read >= 0.90x of the peer (the ratio
+ * targets are stated in), writes and reads apart, and reads beside fio verifying each block. */
+static void print_targets(const point_t *pts, size_t np)
+{
+    for (size_t i = 0; i < np; i++) {
+        bool first = true;
+        for (size_t j = 0; j < i; j++) {
+            first &= pts[j].kind != pts[i].kind;
+        }
+        if (!first) {
+            continue;
+        }
+        unsigned n = 0, w = 0, r = 0, nv = 0, v = 0;
+        for (size_t j = i; j < np; j++) {
+            const point_t *p = &pts[j];
+            if (p->kind != pts[i].kind || !p->peer_ok) {
+                continue;
+            }
+            n++;
+            w += meets(ratio(p->r.write.GBps, p->peer.write.GBps));
+            r += meets(ratio(p->r.read.GBps, p->peer.read.GBps));
+            if (has_verify(p)) {
+                nv++;
+                v += meets(ratio(p->r.read.GBps, p->peer.read_verify.GBps));
+            }
+        }
+        if (n == 0) {
+            continue;
+        }
+        printf("  %s at >= 0.90x of its peer: writes %u of %u, reads %u of %u",
+               kvt_tier_kind_name(pts[i].kind), w, n, r, n);
+        if (nv > 0) {
+            printf("; reads beside the verifying peer %u of %u", v, nv);
+        }
+        printf("\n");
+    }
+}
+
 static void print_text(const bench_cli_t *c, const point_t *pts, size_t np)
 {
     kvt_table_t t;
@@ -679,6 +725,8 @@ static void print_text(const bench_cli_t *c, const point_t *pts, size_t np)
            c->total ? "fixed bytes per point" : "each phase time-limited");
     kvt_table_print(&t, stdout, "  ");
     kvt_table_free(&t);
+    printf("\n");
+    print_targets(pts, np);
 }
 
 int kvt_cmd_bench(int argc, char **argv)

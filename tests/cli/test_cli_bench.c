@@ -19,6 +19,7 @@
 
 #include <kvtier/kvtier.h>
 
+#include <ctype.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,60 @@ static bool has_row(const char *text, const char *a, const char *b)
         l = l != NULL ? l + 1 : NULL;
     }
     return false;
+}
+
+/* A ratio cell of the table ("0.97x") at >= 0.90x, as printed; -1 for a cell that is none. */
+static int cell_meets(const char *cell)
+{
+    double v;
+    char x;
+    if (sscanf(cell, "%lf%c", &v, &x) != 2 || x != 'x') {
+        return -1;
+    }
+    return v >= 0.895 ? 1 : 0; /* two decimals: 0.90 is the least that prints as 0.90 */
+}
+
+/* The summary under a bench table agrees with the table's rows for tier: the rows' write, read
+ * and verifying-read ratio cells (columns 6, 9 and 15) counted at >= 0.90x here, and the counts
+ * the tool prints ("TIER at >= 0.90x of its peer: writes W of N, reads R of N[; reads beside the
+ * verifying peer V of M]"). Returns the rows counted. */
+static unsigned check_targets(int line, const char *text, const char *tier)
+{
+    unsigned n = 0, w = 0, r = 0, nv = 0, v = 0;
+    for (const char *l = text; l != NULL && *l != '\0';) {
+        const char *eol = strchr(l, '\n');
+        size_t len = eol != NULL ? (size_t)(eol - l) : strlen(l);
+        char row[512], c[15][32];
+        snprintf(row, sizeof(row), "%.*s", (int)(len < sizeof(row) ? len : sizeof(row) - 1), l);
+        int k = sscanf(row, "%31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s "
+                            "%31s %31s", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+                       c[9], c[10], c[11], c[12], c[13], c[14]);
+        /* a row: the tier, then a block size ("64K"), then the cells */
+        if (k >= 13 && strcmp(c[0], tier) == 0 && isdigit((unsigned char)c[1][0]) &&
+            cell_meets(c[5]) >= 0) {
+            n++;
+            w += (unsigned)cell_meets(c[5]);
+            r += (unsigned)cell_meets(c[8]);
+            if (k == 15 && cell_meets(c[14]) >= 0) {
+                nv++;
+                v += (unsigned)cell_meets(c[14]);
+            }
+        }
+        l = eol != NULL ? eol + 1 : NULL;
+    }
+    char want[256];
+    int m = snprintf(want, sizeof(want), "%s at >= 0.90x of its peer: writes %u of %u, reads "
+                     "%u of %u", tier, w, n, r, n);
+    if (nv > 0) {
+        snprintf(want + m, sizeof(want) - (size_t)m, "; reads beside the verifying peer %u of %u\n",
+                 v, nv);
+    } else {
+        snprintf(want + m, sizeof(want) - (size_t)m, "\n");
+    }
+    if (n > 0 && strstr(text, want) == NULL) {
+        fail_msg("line %d: no summary \"%s\" under the table:\n%s", line, want, text);
+    }
+    return n;
 }
 
 static double get_num(int line, const cJSON *obj, const char *key)
@@ -320,6 +375,8 @@ static void test_bench_dram_json(void **state)
     expect_contains(__LINE__, &r, "stdout", r.out, "memcpy");
     assert_true(has_row(r.out, "dram", "64K"));
     assert_true(has_row(r.out, "dram", "1M"));
+    /* under it, the points at >= 0.90x of memcpy, counted as the rows print them */
+    assert_int_equal(check_targets(__LINE__, r.out, "dram"), 2);
     run_free(&r);
 }
 
@@ -411,7 +468,21 @@ static void bench_storage(kvt_tier_kind_t kind)
     } else {
         print_message("[  NOTE    ] %s peer: %s\n", name, GET_STR(peer, "reason"));
     }
+    bool have_fio = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(peer, "available"));
     cJSON_Delete(doc);
+    run_free(&r);
+
+    /* the table, and under it the points at >= 0.90x of fio (and for nvme, of fio verifying),
+       counted as the rows print them */
+    RUN(&r, "bench", "--tier", name, "--block-bytes", "64k", "--qd", "4", "--total", "4M",
+        "--dir", dir);
+    expect_status(__LINE__, &r, 0);
+    assert_true(has_row(r.out, name, "64K"));
+    assert_int_equal(check_targets(__LINE__, r.out, name), have_fio ? 1 : 0);
+    if (have_fio) {
+        expect_contains(__LINE__, &r, "stdout", r.out,
+                        kind == KVT_TIER_NVME ? "reads beside the verifying peer" : "reads ");
+    }
     run_free(&r);
 
     /* --no-durable: the tier opened without syncs (its detail says so) and fio without them */
