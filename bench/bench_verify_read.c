@@ -34,13 +34,13 @@
 #include "bench_util.h"
 #include "common/crc32c.h"
 
-#define SECTOR  4096u
-#define FILE_MB 256u
-#define ROUNDS  5
+#define SECTOR      4096u
+#define FILE_MB     256u
+#define ROUNDS      5
 #define FRESH_BYTES ((size_t)64 << 20)
-#define QD_MAX 32u
-#define NSIZES 2
-#define NQD    2
+#define QD_MAX      32u
+#define NSIZES      2
+#define NQD         2
 
 static const size_t sizes[NSIZES] = {(size_t)64 << 10, (size_t)1 << 20};
 static const unsigned qds[NQD] = {8, QD_MAX};
@@ -52,12 +52,12 @@ typedef struct run {
     struct io_uring ring;
     unsigned char *desc, *buf;
     unsigned char *descs; /* QD_MAX descriptor sectors for the QD > 1 loops */
-    unsigned char *pool; /* FRESH_BYTES of payload buffers: the fresh mode's, and the QD > 1
-                            loops' (the first qd) */
-    size_t npool;        /* payload buffers in the pool */
+    unsigned char *pool;  /* FRESH_BYTES of payload buffers: the fresh mode's, and the QD > 1
+                             loops' (the first qd) */
+    size_t npool;         /* payload buffers in the pool */
     size_t payload;
-    size_t nrec;  /* records in the file */
-    size_t next;  /* the next record to read */
+    size_t nrec; /* records in the file */
+    size_t next; /* the next record to read */
 } run_t;
 
 static void die(const char *what, int e)
@@ -270,8 +270,8 @@ int main(void)
             if (m == 0) {
                 snprintf(size, sizeof(size), "%zu KiB", r.payload >> 10);
             }
-            printf("  %8s  %-7s %8.1f  %8.1f     %.2fx", size, names[m], it,
-                   median(io[m], ROUNDS), bare / it);
+            printf("  %8s  %-7s %8.1f  %8.1f     %.2fx", size, names[m], it, median(io[m], ROUNDS),
+                   bare / it);
             if (m == CRC) {
                 printf("   (the CRC alone %.1f us; ceiling = bare / +crc)", median(crc, ROUNDS));
             }
@@ -301,7 +301,8 @@ int main(void)
     }
     printf("\nwith QD reads in flight, one payload buffer each (as fio has); GB/s, median of %d "
            "alternating runs\n\n"
-           "  payload    QD     bare    +crc  +touch   +crc / bare   +touch / bare\n", ROUNDS);
+           "  payload    QD     bare    +crc  +touch   +crc / bare   +touch / bare\n",
+           ROUNDS);
     for (size_t z = 0; z < NSIZES; z++) {
         for (size_t q = 0; q < NQD; q++) {
             const double *g = qd_gbps[z][q];
