@@ -98,9 +98,11 @@ static unsigned check_targets(int line, const char *text, const char *tier)
         size_t len = eol != NULL ? (size_t)(eol - l) : strlen(l);
         char row[512], c[15][32];
         snprintf(row, sizeof(row), "%.*s", (int)(len < sizeof(row) ? len : sizeof(row) - 1), l);
-        int k = sscanf(row, "%31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s "
-                            "%31s %31s", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
-                       c[9], c[10], c[11], c[12], c[13], c[14]);
+        int k = sscanf(row,
+                       "%31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s %31s "
+                       "%31s %31s",
+                       c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11],
+                       c[12], c[13], c[14]);
         /* a row: the tier, then a block size ("64K"), then the cells */
         if (k >= 13 && strcmp(c[0], tier) == 0 && isdigit((unsigned char)c[1][0]) &&
             cell_meets(c[5]) >= 0) {
@@ -115,8 +117,9 @@ static unsigned check_targets(int line, const char *text, const char *tier)
         l = eol != NULL ? eol + 1 : NULL;
     }
     char want[256];
-    int m = snprintf(want, sizeof(want), "%s at >= 0.90x of its peer: writes %u of %u, reads "
-                     "%u of %u", tier, w, n, r, n);
+    int m = snprintf(want, sizeof(want),
+                     "%s at >= 0.90x of its peer: writes %u of %u, reads %u of %u", tier, w, n, r,
+                     n);
     if (nv > 0) {
         snprintf(want + m, sizeof(want) - (size_t)m, "; reads beside the verifying peer %u of %u\n",
                  v, nv);
@@ -474,8 +477,8 @@ static void bench_storage(kvt_tier_kind_t kind)
 
     /* the table, and under it the points at >= 0.90x of fio (and for nvme, of fio verifying),
        counted as the rows print them */
-    RUN(&r, "bench", "--tier", name, "--block-bytes", "64k", "--qd", "4", "--total", "4M",
-        "--dir", dir);
+    RUN(&r, "bench", "--tier", name, "--block-bytes", "64k", "--qd", "4", "--total", "4M", "--dir",
+        dir);
     expect_status(__LINE__, &r, 0);
     assert_true(has_row(r.out, name, "64K"));
     assert_int_equal(check_targets(__LINE__, r.out, name), have_fio ? 1 : 0);
