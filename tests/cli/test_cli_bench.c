@@ -117,9 +117,9 @@ static unsigned check_targets(int line, const char *text, const char *tier)
         l = eol != NULL ? eol + 1 : NULL;
     }
     char want[256];
-    int m = snprintf(want, sizeof(want),
-                     "%s at >= 0.90x of its peer: writes %u of %u, reads %u of %u", tier, w, n, r,
-                     n);
+    int m =
+        snprintf(want, sizeof(want), "%s at >= 0.90x of its peer: writes %u of %u, reads %u of %u",
+                 tier, w, n, r, n);
     if (nv > 0) {
         snprintf(want + m, sizeof(want) - (size_t)m, "; reads beside the verifying peer %u of %u\n",
                  v, nv);
