@@ -26,7 +26,7 @@
  * run (and number at least MIN_DEAD), compaction slides the live ones down in order (chains stay
  * contiguous) and gives the pages past the new end back (MADV_DONTNEED). It is incremental: every
  * put() and remove() while it runs moves at most STEP_MOVES live entries (each one's hash entry
- * re-pointed: its home group on, the tag and the old position) and looks at most STEP_VISIT, so
+ * re-pointed, found as a lookup finds it) and looks at most STEP_VISIT, so
  * no call stalls -- done in one pass, it held a 1 M-block index for 20 ms and a 4 M-block one for
  * 110 ms, under the store shard's write lock that every chain lookup needs (measured on the dev
  * VM). Meanwhile the run has three parts: [0, cw) compacted, [cw, cr) a gap of dead entries (moved
@@ -244,30 +244,6 @@ void kvt_prefix_index_destroy(kvt_prefix_index_t *idx)
     free(idx);
 }
 
-/* The hash entry of key: its group and entry, and the run position, or false. */
-static bool find(const kvt_prefix_index_t *idx, kvt_key_t key, size_t *j_p, int *k_p,
-                 uint32_t *pos_p)
-{
-    uint32_t t = pi_tag(key);
-    size_t j = pi_home(key.lo, idx->mask);
-    for (;;) {
-        const pi_group_t *g = &idx->g[j];
-        for (unsigned m = pi_tag_mask(g, t); m != 0; m &= m - 1) {
-            int k = __builtin_ctz(m);
-            if (pi_is(&idx->run[g->pos[k]], key)) {
-                *j_p = j;
-                *k_p = k;
-                *pos_p = g->pos[k];
-                return true;
-            }
-        }
-        if (!pi_full(g)) {
-            return false;
-        }
-        j = (j + 1) & idx->mask;
-    }
-}
-
 /* Dead entries outside the compaction's gap (all of them when none runs). */
 static size_t dead_of(const kvt_prefix_index_t *idx)
 {
@@ -285,20 +261,13 @@ static void maybe_compact(kvt_prefix_index_t *idx)
     }
 }
 
-/* The hash entry of the live run entry e, at position from, now points at to. */
-static void repoint(kvt_prefix_index_t *idx, const pi_entry_t *e, uint32_t from, uint32_t to)
+/* The hash entry of the live run entry e (its key has no other) now points at position to. */
+static void repoint(kvt_prefix_index_t *idx, const pi_entry_t *e, uint32_t to)
 {
-    uint32_t t = pi_tag((kvt_key_t){.lo = e->lo, .hi = e->hi});
-    for (size_t j = pi_home(e->lo, idx->mask);; j = (j + 1) & idx->mask) {
-        pi_group_t *g = &idx->g[j];
-        for (unsigned m = pi_tag_mask(g, t); m != 0; m &= m - 1) {
-            int k = __builtin_ctz(m);
-            if (g->pos[k] == from) {
-                g->pos[k] = to;
-                return;
-            }
-        }
-    }
+    size_t j = 0;
+    int k = 0; /* set: e is live, so its key is found */
+    (void)pi_find(idx->g, idx->mask, idx->run, (kvt_key_t){.lo = e->lo, .hi = e->hi}, &j, &k);
+    idx->g[j].pos[k] = to;
 }
 
 /* The compaction is over: the run ends at cw; the pages past it go back. */
@@ -332,7 +301,7 @@ static void compact_step(kvt_prefix_index_t *idx)
                 continue; /* dropped: the gap grows */
             }
             if (idx->cw != idx->cr) {
-                repoint(idx, e, (uint32_t)idx->cr, (uint32_t)idx->cw);
+                repoint(idx, e, (uint32_t)idx->cw);
                 idx->run[idx->cw] = *e;
                 e->live = 0;
                 moved++;
@@ -353,10 +322,8 @@ kvt_status_t kvt_prefix_index_put(kvt_prefix_index_t *idx, kvt_key_t key, uint8_
     if (idx == NULL) {
         return KVT_ERR_INVALID;
     }
-    size_t j;
-    int k;
-    uint32_t pos;
-    if (find(idx, key, &j, &k, &pos)) {
+    uint32_t pos = pi_find(idx->g, idx->mask, idx->run, key, NULL, NULL);
+    if (pos != PI_NONE) {
         idx->run[pos].tier = tier;
         idx->run[pos].slot = slot;
         return KVT_OK;
@@ -426,8 +393,8 @@ kvt_status_t kvt_prefix_index_remove(kvt_prefix_index_t *idx, kvt_key_t key)
     }
     size_t j;
     int k;
-    uint32_t pos;
-    if (!find(idx, key, &j, &k, &pos)) {
+    uint32_t pos = pi_find(idx->g, idx->mask, idx->run, key, &j, &k);
+    if (pos == PI_NONE) {
         return KVT_ERR_NOT_FOUND;
     }
     unlink_entry(idx, j, k);
@@ -447,10 +414,8 @@ kvt_status_t kvt_prefix_index_get(const kvt_prefix_index_t *idx, kvt_key_t key, 
     if (idx == NULL) {
         return KVT_ERR_INVALID;
     }
-    size_t j;
-    int k;
-    uint32_t pos;
-    if (!find(idx, key, &j, &k, &pos)) {
+    uint32_t pos = pi_find(idx->g, idx->mask, idx->run, key, NULL, NULL);
+    if (pos == PI_NONE) {
         return KVT_ERR_NOT_FOUND;
     }
     if (tier_p != NULL) {

@@ -101,24 +101,28 @@ static inline bool pi_is(const pi_entry_t *e, kvt_key_t key)
     return ((e->lo ^ key.lo) | (e->hi ^ key.hi)) == 0;
 }
 
-/* The run position of key looked up through the hash table from group j (its home, or a later
- * one of the probe sequence when the caller knows the key is not before it), or PI_NONE. */
-static inline uint32_t pi_find_from(const pi_group_t *tab, size_t mask, const pi_entry_t *run,
-                                    size_t j, kvt_key_t key)
+/* The run position of key looked up through the hash table, or PI_NONE; where found, *j_p and
+ * *k_p (when not NULL) get the group and entry that hold it (remove() empties that entry). */
+static inline uint32_t pi_find(const pi_group_t *tab, size_t mask, const pi_entry_t *run,
+                               kvt_key_t key, size_t *j_p, int *k_p)
 {
     uint32_t t = pi_tag(key);
-    for (;;) {
+    for (size_t j = pi_home(key.lo, mask);; j = (j + 1) & mask) {
         const pi_group_t *g = &tab[j];
         for (unsigned m = pi_tag_mask(g, t); m != 0; m &= m - 1) {
-            uint32_t p = g->pos[__builtin_ctz(m)];
+            int k = __builtin_ctz(m);
+            uint32_t p = g->pos[k];
             if (pi_is(&run[p], key)) {
+                if (j_p != NULL) {
+                    *j_p = j;
+                    *k_p = k;
+                }
                 return p;
             }
         }
         if (!pi_full(g)) {
             return PI_NONE;
         }
-        j = (j + 1) & mask;
     }
 }
 

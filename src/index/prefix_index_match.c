@@ -65,6 +65,13 @@ typedef struct walk_tab {
     size_t used;
 } walk_tab_t;
 
+/* A key's run position through the hash table: the walk's slow path (a key off the run, or a
+ * candidate the tags picked wrong), kept out of line so that the walk's loop stays small. */
+static __attribute__((noinline)) uint32_t lookup(const walk_tab_t *w, kvt_key_t key)
+{
+    return pi_find(w->g, w->mask, w->run, key, NULL, NULL);
+}
+
 static inline size_t shard_of(kvt_key_t key, size_t smask)
 {
     return (size_t)(key.lo ^ key.hi) & smask;
@@ -161,7 +168,7 @@ static inline __attribute__((always_inline)) size_t walk_from(const walk_tab_t *
             }
             pos = cand[i & (RING - 1)];
             if (__builtin_expect(pos == PI_NONE || !pi_is(&w->run[pos], key), 0)) {
-                pos = pi_find_from(w->g, w->mask, w->run, pi_home(key.lo, w->mask), key);
+                pos = lookup(w, key);
                 if (pos == PI_NONE) {
                     return i;
                 }
@@ -186,7 +193,7 @@ static inline __attribute__((always_inline)) size_t walk_from(const walk_tab_t *
                 bool first = prev[s] == PI_NONE;
                 pos = first ? PI_NONE : near_next(w, prev[s], key);
                 if (pos == PI_NONE) {
-                    pos = pi_find_from(w->g, w->mask, w->run, pi_home(key.lo, w->mask), key);
+                    pos = lookup(w, key);
                     if (pos == PI_NONE) {
                         return i;
                     }
@@ -217,7 +224,6 @@ static inline __attribute__((always_inline)) size_t walk(const walk_tab_t *t, si
                                                          uint8_t *tiers_out, uint32_t *slots_out,
                                                          bool run_first, uint32_t *cursor)
 {
-    /* a local copy: the stores into tiers_out (bytes) may alias the caller's cursor */
     uint32_t prev[KVT_PREFIX_INDEX_MAX_SHARDS];
     uint32_t cand[RING];
     for (size_t s = 0; s <= smask; s++) {
@@ -244,7 +250,7 @@ size_t prefix_index_match_mode(const kvt_prefix_index_t *idx, const kvt_key_t *c
     if (idx->count == 0) {
         return 0;
     }
-    if (run_first) {
+    if (run_first) { /* a constant per call: each walk() copy is specialised for its mode */
         return walk(t, 0, chain, n, tiers_out, slots_out, true, NULL);
     }
     return walk(t, 0, chain, n, tiers_out, slots_out, false, NULL);
