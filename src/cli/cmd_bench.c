@@ -655,22 +655,16 @@ static bool meets(double r)
     return lround(r * 100) >= 90;
 }
 
-/* Under the table, for each tier: how many of its points read >= 0.90x of the peer (the ratio
- * targets are stated in), writes and reads apart, and reads beside fio verifying each block. */
+/* Under the table, for each tier (its points are consecutive, in tier order): how many of its
+ * points read >= 0.90x of the peer (the ratio targets are stated in), writes and reads apart,
+ * and reads beside fio verifying each block. */
 static void print_targets(const point_t *pts, size_t np)
 {
-    for (size_t i = 0; i < np; i++) {
-        bool first = true;
-        for (size_t j = 0; j < i; j++) {
-            first &= pts[j].kind != pts[i].kind;
-        }
-        if (!first) {
-            continue;
-        }
+    for (size_t i = 0, end; i < np; i = end) {
         unsigned n = 0, w = 0, r = 0, nv = 0, v = 0;
-        for (size_t j = i; j < np; j++) {
-            const point_t *p = &pts[j];
-            if (p->kind != pts[i].kind || !p->peer_ok) {
+        for (end = i; end < np && pts[end].kind == pts[i].kind; end++) {
+            const point_t *p = &pts[end];
+            if (!p->peer_ok) {
                 continue;
             }
             n++;
