@@ -453,6 +453,12 @@ static size_t match_run_first(const kvt_prefix_index_t *idx, const kvt_key_t *ch
     return prefix_index_match_mode(idx, chain, n, tiers, slots, true);
 }
 
+/* Every walk the tests check: the first WALKS_SINGLE over one index, the rest over the shards. */
+static const match_fn walks[] = {kvt_prefix_index_match, match_run_first,   match_hashed,
+                                 sharded_public,         sharded_run_first, sharded_hashed,
+                                 sharded_windows};
+enum { WALKS = sizeof(walks) / sizeof(walks[0]), WALKS_SINGLE = 3 };
+
 /* The reference: the first position whose key is not resident, from the test's own table. */
 static size_t ref_match(const bool *resident, const uint32_t *chain_ids, size_t n)
 {
@@ -498,10 +504,6 @@ static void check_match_reference(bool collide)
             keys[u].lo = (u % 40) * 1024 + (u % 3);
         }
     }
-    enum { NIMPL = 7 };
-    match_fn impls[NIMPL] = {kvt_prefix_index_match, match_run_first,   match_hashed,
-                             sharded_public,         sharded_run_first, sharded_hashed,
-                             sharded_windows};
     kvt_prefix_index_t *idx = make(0);
     for (uint32_t i = 0; i < SHARDS; i++) {
         shards[i] = make(0);
@@ -561,13 +563,10 @@ static void check_match_reference(bool collide)
         assert_true(want == (miss_at < n ? miss_at : n));
         checked_mid += want > 0 && want < n;
         checked_full += want == n && n > 0;
-        for (size_t m = 0; m < NIMPL; m++) {
-            if (impls[m] == NULL) {
-                continue;
-            }
+        for (size_t m = 0; m < WALKS; m++) {
             memset(tiers, 0xEE, MAXLEN + 1);
             memset(slots, 0xEE, (MAXLEN + 1) * sizeof(*slots));
-            size_t got = impls[m](idx, chain, n, tiers, slots);
+            size_t got = walks[m](idx, chain, n, tiers, slots);
             assert_int_equal(got, want);
             for (size_t i = 0; i < want; i++) {
                 assert_int_equal(tiers[i], rtier[ids[i]]);
@@ -578,8 +577,8 @@ static void check_match_reference(bool collide)
                 assert_true(slots[i] == 0xEEEEEEEEu);
             }
             /* one output array, or none */
-            assert_int_equal(impls[m](idx, chain, n, NULL, slots), want);
-            assert_int_equal(impls[m](idx, chain, n, NULL, NULL), want);
+            assert_int_equal(walks[m](idx, chain, n, NULL, slots), want);
+            assert_int_equal(walks[m](idx, chain, n, NULL, NULL), want);
         }
     }
     /* the chains covered both kinds of answer */
@@ -677,13 +676,10 @@ static void ref_check_chain(ref_t *r, const uint32_t *ids, size_t n)
     for (size_t i = 0; i < n; i++) {
         chain[i] = r->keys[ids[i]];
     }
-    match_fn impls[] = {kvt_prefix_index_match, match_run_first,   match_hashed,
-                        sharded_public,         sharded_run_first, sharded_hashed,
-                        sharded_windows};
-    for (size_t m = 0; m < sizeof(impls) / sizeof(impls[0]); m++) {
+    for (size_t m = 0; m < WALKS; m++) {
         memset(tiers, 0xEE, sizeof(tiers));
         memset(slots, 0xEE, sizeof(slots));
-        assert_int_equal(impls[m](r->idx, chain, n, tiers, slots), want);
+        assert_int_equal(walks[m](r->idx, chain, n, tiers, slots), want);
         for (size_t i = 0; i < want; i++) {
             assert_int_equal(tiers[i], r->tier[ids[i]]);
             assert_int_equal(slots[i], r->slot[ids[i]]);
@@ -692,7 +688,7 @@ static void ref_check_chain(ref_t *r, const uint32_t *ids, size_t n)
             assert_int_equal(tiers[i], 0xEE);
             assert_true(slots[i] == 0xEEEEEEEEu);
         }
-        assert_int_equal(impls[m](r->idx, chain, n, NULL, NULL), want);
+        assert_int_equal(walks[m](r->idx, chain, n, NULL, NULL), want);
     }
 }
 
@@ -866,10 +862,9 @@ static void test_runs_by_hand(void **state)
     }
     uint8_t tiers[20];
     uint32_t slots[20];
-    match_fn impls[] = {kvt_prefix_index_match, match_run_first, match_hashed};
-    for (size_t m = 0; m < 3; m++) {
-        assert_int_equal(impls[m](idx, k, 10, tiers, slots), 10);
-        assert_int_equal(impls[m](idx, k + 3, 7, tiers, slots), 7);
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
+        assert_int_equal(walks[m](idx, k, 10, tiers, slots), 10);
+        assert_int_equal(walks[m](idx, k + 3, 7, tiers, slots), 7);
         assert_int_equal(slots[0], 3);
     }
     assert_int_equal(kvt_prefix_index_remove(idx, k[4]), KVT_OK);
@@ -877,8 +872,8 @@ static void test_runs_by_hand(void **state)
     prefix_index_stats(idx, &ps);
     assert_int_equal(ps.used, 10);
     assert_int_equal(ps.dead, 1);
-    for (size_t m = 0; m < 3; m++) {
-        assert_int_equal(impls[m](idx, k, 10, tiers, slots), 4);
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
+        assert_int_equal(walks[m](idx, k, 10, tiers, slots), 4);
     }
     assert_int_equal(kvt_prefix_index_put(idx, k[4], 2, 44), KVT_OK);
     assert_int_equal(kvt_prefix_index_put(idx, k[7], 3, 77), KVT_OK);
@@ -890,9 +885,9 @@ static void test_runs_by_hand(void **state)
     for (uint32_t i = 10; i < 20; i++) {
         assert_int_equal(kvt_prefix_index_put(idx, k[i], 1, i), KVT_OK);
     }
-    for (size_t m = 0; m < 3; m++) {
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
         memset(slots, 0, sizeof(slots));
-        assert_int_equal(impls[m](idx, k, 20, tiers, slots), 20);
+        assert_int_equal(walks[m](idx, k, 20, tiers, slots), 20);
         for (uint32_t i = 0; i < 20; i++) {
             assert_int_equal(slots[i], i == 4 ? 44 : i == 7 ? 77 : i);
             assert_int_equal(tiers[i], i == 4 ? 2 : i == 7 ? 3 : 1);
@@ -919,10 +914,9 @@ static void test_runs_interleaved(void **state)
     }
     uint8_t tiers[6];
     uint32_t slots[6];
-    match_fn impls[] = {kvt_prefix_index_match, match_run_first, match_hashed};
-    for (size_t m = 0; m < 3; m++) {
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
         for (uint32_t c = 0; c < 3; c++) {
-            assert_int_equal(impls[m](idx, k[c], 6, tiers, slots), 6);
+            assert_int_equal(walks[m](idx, k[c], 6, tiers, slots), 6);
             for (uint32_t i = 0; i < 6; i++) {
                 assert_int_equal(slots[i], 3 * i + c);
                 assert_int_equal(tiers[i], c);
@@ -930,22 +924,22 @@ static void test_runs_interleaved(void **state)
         }
     }
     assert_int_equal(kvt_prefix_index_remove(idx, k[0][2]), KVT_OK);
-    for (size_t m = 0; m < 3; m++) {
-        assert_int_equal(impls[m](idx, k[0], 6, tiers, slots), 2);
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
+        assert_int_equal(walks[m](idx, k[0], 6, tiers, slots), 2);
     }
     assert_int_equal(kvt_prefix_index_put(idx, k[0][2], 7, 1000), KVT_OK);
     prefix_index_stats_t ps;
     prefix_index_stats(idx, &ps);
     assert_int_equal(ps.used, 19);
     assert_int_equal(ps.dead, 1);
-    for (size_t m = 0; m < 3; m++) {
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
         memset(slots, 0, sizeof(slots));
-        assert_int_equal(impls[m](idx, k[0], 6, tiers, slots), 6);
+        assert_int_equal(walks[m](idx, k[0], 6, tiers, slots), 6);
         for (uint32_t i = 0; i < 6; i++) {
             assert_int_equal(slots[i], i == 2 ? 1000 : 3 * i);
             assert_int_equal(tiers[i], i == 2 ? 7 : 0);
         }
-        assert_int_equal(impls[m](idx, k[1], 6, tiers, slots), 6);
+        assert_int_equal(walks[m](idx, k[1], 6, tiers, slots), 6);
     }
     kvt_prefix_index_destroy(idx);
 }
@@ -1081,13 +1075,12 @@ static void test_compaction_gap(void **state)
     kvt_key_t pair[2] = {c[63], c[0]};
     uint8_t tiers[2];
     uint32_t slots[2];
-    match_fn impls[] = {kvt_prefix_index_match, match_run_first, match_hashed};
-    for (size_t m = 0; m < 3; m++) {
-        assert_int_equal(impls[m](idx, pair, 2, tiers, slots), 2);
+    for (size_t m = 0; m < WALKS_SINGLE; m++) {
+        assert_int_equal(walks[m](idx, pair, 2, tiers, slots), 2);
         assert_int_equal(slots[0], 64 + 63);
         assert_int_equal(slots[1], 999);
         assert_int_equal(tiers[1], 9);
-        assert_int_equal(impls[m](idx, c, 200, NULL, NULL), 200);
+        assert_int_equal(walks[m](idx, c, 200, NULL, NULL), 200);
     }
     kvt_prefix_index_destroy(idx);
 }
