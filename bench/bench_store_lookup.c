@@ -17,10 +17,10 @@
 #include "bench_util.h"
 
 #define N_DEFAULT 200000u
-#define CHAIN  2000u
+#define CHAIN     2000u
+#define ROUNDS    400
 
-static uint32_t N = N_DEFAULT; /* resident blocks */
-#define ROUNDS 400
+static uint32_t N = N_DEFAULT; /* resident blocks (the argument, if given) */
 
 typedef size_t (*lookup_fn)(void *obj, const kvt_key_t *chain, size_t n, uint8_t *tiers);
 

@@ -228,7 +228,6 @@ static void test_long_chain(void **state)
     kvt_store_destroy(s);
 }
 
-
 /* --- one tier ------------------------------------------------------------------------------ */
 
 static void test_single_tier(void **state)
