@@ -66,7 +66,10 @@ typedef struct walk_tab {
 } walk_tab_t;
 
 /* A key's run position through the hash table: the walk's slow path (a key off the run, or a
- * candidate the tags picked wrong), kept out of line so that the walk's loop stays small. */
+ * candidate the tags picked wrong), kept out of line so that the walk's loop stays small.
+ * Against the same lookup inlined (bench_index, three alternating runs): keys put shuffled
+ * 33.8-34.3 us cold against 34.9-36.5 and 16.3 warm against 16.8, the hash-table-only walk
+ * 22.0-22.7 against 21.0-21.6, chains put in order unchanged (6.2-6.3 cold). */
 static __attribute__((noinline)) uint32_t lookup(const walk_tab_t *w, kvt_key_t key)
 {
     return pi_find(w->g, w->mask, w->run, key, NULL, NULL);
