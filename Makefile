@@ -61,6 +61,8 @@ bench: build
 	@echo
 	@./$(BUILD)/bench/bench_verify_read
 	@echo
+	@./$(BUILD)/bench/bench_verify_read --huge
+	@echo
 	@bash bench/tier_bench.sh $(BUILD)
 
 install: build
