@@ -10,9 +10,15 @@
 #                (tests/data/bailian_small.jsonl) and broken variants.
 #   fuzz_block   a block file left in a PFS directory -> GET through the tier; seeds in
 #                build-fuzz/corpus-block: valid records of a few sizes and damaged variants.
-# Each runs for FUZZ_SECONDS (default 60). Exits non-zero when either finds a crash, a leak,
+#   fuzz_segment a segment file left in an nvme tier directory -> open (recovery), scan, GET
+#                every block found, PUT, reopen; seeds in build-fuzz/corpus-segment: valid
+#                records laid out as src/tier/nvme_segment.c documents, and damaged layouts.
+#   fuzz_node    node description -> kvt_node_load -> the store's tiers, a node replay and the
+#                TTFT projection; seeds in build-fuzz/corpus-node: data/nodes/*.json, small
+#                valid nodes at the edges of the format and broken variants.
+# Each runs for FUZZ_SECONDS (default 60). Exits non-zero when any finds a crash, a leak,
 # undefined behaviour or a timeout; the input that triggered it is left in build-fuzz/artifacts/
-# (config-... or trace-...). FUZZ_TRACE_POLICIES="lru,belady" limits the policies fuzz_trace
+# (config-..., trace-..., block-..., segment-... or node-...). FUZZ_TRACE_POLICIES="lru,belady" limits the policies fuzz_trace
 # replays (default: every built-in one).
 #
 #   scripts/fuzz.sh                      # 60 s each
@@ -29,7 +35,7 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang not found (scripts/install
 
 CC=clang cmake -S "$root" -B "$build" -DKVT_FUZZ=ON -DKVT_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_config fuzz_trace fuzz_block -j"$(nproc)"
+cmake --build "$build" --target fuzz_config fuzz_trace fuzz_block fuzz_segment fuzz_node -j"$(nproc)"
 
 corpus="$build/corpus"
 mkdir -p "$corpus" "$build/artifacts"
@@ -149,31 +155,95 @@ for name, body in seeds.items():
 open(os.path.join(out, "truncated"), "wb").write(bytes([3]) + record(4096)[:2000])
 PY
 
+# The segment corpus: what follows sector 0 of a segment (fuzz_segment writes a valid header of
+# generation 7 unless the first byte's bit 2 says the input brings its own), records of a few
+# sizes with every repair asked for (first byte 3), and damaged layouts.
+scorpus="$build/corpus-segment"
+mkdir -p "$scorpus"
+python3 - "$scorpus" <<'PY'
+import os, struct, sys
+out = sys.argv[1]
+SECTOR = 4096
+def pad(b):
+    return b + bytes(-len(b) % SECTOR)
+def record(key, payload_len, fill=b"kv"):
+    payload = (fill * (payload_len // len(fill) + 1))[:payload_len]
+    h = b"KVTBLK01" + struct.pack("<HHI", 2, 128, 1)
+    h += struct.pack("<QQQQQ", key, key ^ 0xffff, key - 1, 0, 7)
+    h += struct.pack("<QQQI4x", 0xabc, 0, 16 * key, 16)
+    h += struct.pack("<QQ", payload_len, 0) + bytes(24)
+    d = h + b"KVTREC01" + struct.pack("<QQQQ", 7, 0, payload_len, 0)
+    return pad(d) + pad(payload)
+def seed(name, body, flags=3):
+    open(os.path.join(out, name), "wb").write(bytes([flags]) + body)
+seed("one", record(1, 100))
+seed("three", record(1, 4096) + record(2, 5000, b"xyz") + record(3, 20000))
+seed("hole", record(1, 100) + bytes(SECTOR) + record(2, 100) + b"\xff" * SECTOR + record(3, 7))
+seed("same-key", record(5, 100, b"a") + record(5, 100, b"b"))
+seed("torn-tail", bytes(11 * SECTOR) + record(9, 24 * 1024)[: 4 * SECTOR])
+seed("empty-payload", record(4, 0) + record(6, 1))
+seed("stale-generation", record(1, 100) + record(2, 100), flags=2)
+seed("unrepaired", record(1, 100) + record(2, 100), flags=0)
+header = b"KVTSEG01" + struct.pack("<QQQ", 1, 64 * 1024, 9) + bytes(8)
+seed("own-header", pad(header) + record(1, 100), flags=7)
+PY
+
+# The node corpus: the shipped descriptions, small valid nodes at the edges of the format (one
+# tier; every kind; tiny capacities and bandwidths; huge latencies; "auto" on a GPU the model
+# barely fits), and the shapes of mistake the loader must name.
+ncorpus="$build/corpus-node"
+mkdir -p "$ncorpus"
+cp "$root"/data/nodes/*.json "$ncorpus"/
+nseed() { printf '%s' "$2" >"$ncorpus/$1.json"; }
+tier() { printf '{"kind": "%s", "capacity": %s, "read_GBps": %s, "write_GBps": %s, "latency_us": %s, "layerwise": %s}' "$@"; }
+node() { printf '{"name": "n", "gpu": "%s", "instances": %s, "model": "%s", "tiers": [%s]}' "$@"; }
+hbm="$(tier hbm '"auto"' 3350 3350 0 true)"
+nseed hbm-only "$(node h100-sxm 1 llama-3.1-8b "$hbm")"
+nseed all-kinds "$(node b200 2 deepseek-v3 "$(tier hbm '"100G"' 8000 8000 0 true), $(tier dram '"4Ki"' 50 50 10 true), $(tier cxl 4096 25 25 20 true), $(tier nvme '"1M"' 12 8 100 true), $(tier pool '"16T"' 40 40 20 true), $(tier pfs '"1000T"' 5 3 1000 false)")"
+nseed tiny "$(node l40s 1 qwen3-next-80b-a3b "$(tier hbm 1 1e-300 1e-300 1e300 false), $(tier nvme 1 5e-324 5e-324 0 false)")"
+nseed prefault "$(node h200 64 gpt-oss-20b "$hbm, $(tier dram '"2Ti"' 50 50 10 true), $(tier nvme '"30T"' 12 8 100 true | sed 's/}$/, "prefault": true}/')")"
+nseed barely-fits "$(node a100-40gb 1 llama-3.1-70b "$hbm")"
+nseed broken-order "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier nvme 1 1 1 1 true), $(tier dram 1 1 1 1 true)")"
+nseed broken-twice "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier dram 1 1 1 1 true), $(tier dram 1 1 1 1 true)")"
+nseed broken-auto "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier dram '"auto"' 1 1 1 true)")"
+nseed broken-first "$(node h100-sxm 1 llama-3.1-8b "$(tier dram 1 1 1 1 true)")"
+nseed broken-values "$(node h100-sxm 1.5 llama-3.1-8b "$(tier hbm '"12Qi"' 0 -1 '"1"' 1)")"
+nseed broken-names "$(node h999 4294967296 llama-9 "$hbm")"
+nseed broken-keys '{"name": "n", "gpus": "h100-sxm", "tiers": [{"kind": "hbm", "capacity": 1, "bandwidth": 1}]}'
+nseed broken-empty ''
+head -c 200 "$root/data/nodes/h100-node.json" >"$ncorpus/broken-truncated.json"
+ndict="$build/node.dict"
+{
+    for w in name gpu instances model tiers kind capacity read_GBps write_GBps latency_us \
+        layerwise prefault hbm dram cxl nvme pool pfs auto h100-sxm h100-pcie h200 b200 gb200 \
+        a100-40gb a100-80gb l40s mi300x mi325x llama-3.1-8b deepseek-v3 kimi-k2 jamba-v0.1 \
+        gpt-oss-20b qwen3-next-80b-a3b 2Ti 30T 4Ki 1M 16k; do
+        printf '"\\"%s\\""\n' "$w"
+    done
+    printf '"%s"\n' null true false '{' '}' '[' ']' ':' ',' '-0' '0' '1e-300' '5e-324' '1e300' \
+        '9007199254740993' '4294967296' '0.5'
+} >"$ndict"
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 status=0
+# run TARGET CORPUS [DICT]: fuzz_TARGET for $seconds; its findings go to artifacts/TARGET-...
+run() {
+    local rc
+    "$build/fuzz/fuzz_$1" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        ${3:+-dict="$3"} -artifact_prefix="$build/artifacts/$1-" "$2"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "fuzz.sh: fuzz_$1 failed (exit $rc); reproducer in $build/artifacts/" >&2
+        [ "$status" -ne 0 ] || status=$rc
+    fi
+}
 set +e
-"$build/fuzz/fuzz_config" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -dict="$dict" -artifact_prefix="$build/artifacts/config-" "$corpus"
-rc=$?
-if [ "$rc" -ne 0 ]; then
-    echo "fuzz.sh: fuzz_config failed (exit $rc); reproducer in $build/artifacts/" >&2
-    status=$rc
-fi
-"$build/fuzz/fuzz_trace" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -dict="$tdict" -artifact_prefix="$build/artifacts/trace-" "$tcorpus"
-rc=$?
-if [ "$rc" -ne 0 ]; then
-    echo "fuzz.sh: fuzz_trace failed (exit $rc); reproducer in $build/artifacts/" >&2
-    [ "$status" -ne 0 ] || status=$rc
-fi
-"$build/fuzz/fuzz_block" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="$build/artifacts/block-" "$bcorpus"
-rc=$?
-if [ "$rc" -ne 0 ]; then
-    echo "fuzz.sh: fuzz_block failed (exit $rc); reproducer in $build/artifacts/" >&2
-    [ "$status" -ne 0 ] || status=$rc
-fi
+run config "$corpus" "$dict"
+run trace "$tcorpus" "$tdict"
+run block "$bcorpus"
+run segment "$scorpus"
+run node "$ncorpus" "$ndict"
 set -e
 if [ "$status" -ne 0 ]; then
     exit "$status"

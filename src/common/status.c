@@ -43,6 +43,13 @@ kvt_status_t kvt_error_set(kvt_error_t *err, kvt_status_t status, const char *fm
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
         va_end(ap);
+        /* one line, whatever a file or a caller put in the strings it quotes: control
+           characters (a newline in a JSON key, a terminal escape) are shown as '?' */
+        for (char *c = err->message; *c != '\0'; c++) {
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f) {
+                *c = '?';
+            }
+        }
         err->status = status;
     }
     return status;

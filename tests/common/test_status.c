@@ -58,6 +58,9 @@ static void test_error_set(void **state)
     big[sizeof(big) - 1] = '\0';
     kvt_error_set(&err, KVT_ERR_PARSE, "%s", big);
     assert_int_equal(strlen(err.message), sizeof(err.message) - 1);
+    /* one line whatever the quoted input holds: a newline, a tab, an escape, DEL */
+    kvt_error_set(&err, KVT_ERR_PARSE, "f.json: \"%s\": unknown key", "a\nb\tc\x1b[31md\x7f");
+    assert_string_equal(err.message, "f.json: \"a?b?c?[31md?\": unknown key");
 }
 
 static void test_version(void **state)

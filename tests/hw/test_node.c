@@ -333,6 +333,15 @@ static void test_file_errors(void **state)
     expect_fail(NODE(HBM ", {\"kind\": \"dram\", \"capacity\": \"2Ti\", \"read_GBps\": 50, "
                          "\"write_GBps\": 50, \"latency_us\": 10}"),
                 KVT_ERR_INVALID, "tiers[1].layerwise: missing");
+    /* a key or a value with control characters in it is quoted on one line (found by
+       fuzz_node: a raw newline in a key split the message) */
+    expect_fail(NODE(HBM ", {\"kind\": \"dram\", \"capacity\": \"2Ti\", \"read_GBps\": 50, "
+                         "\"write_GBps\": 50, \"latenc\377\n\033y_us\": 10, \"layerwise\": true}"),
+                KVT_ERR_INVALID, "tiers[1].latenc\377??y_us: unknown key");
+    expect_fail(NODE(HBM ", {\"kind\": \"dr\\tam\\r\\n\", \"capacity\": \"2Ti\", "
+                         "\"read_GBps\": 50, \"write_GBps\": 50, \"latency_us\": 10, "
+                         "\"layerwise\": true}"),
+                KVT_ERR_INVALID, "tiers[1].kind: unknown tier kind \"dr?am??\"");
     expect_fail(NODE(HBM ", {\"kind\": \"dram\", \"capacity\": \"2Ti\", \"read_GBps\": 50, "
                          "\"write_GBps\": 50, \"latency_us\": 10, \"layerwise\": true, "
                          "\"prefault\": 1}"),
