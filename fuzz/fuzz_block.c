@@ -3,10 +3,11 @@
  * treated as a block file someone (a crashed writer, a bad disk, another node) left in a PFS
  * directory. The first byte's bits pick repairs so the fuzzer gets past the checksums to the
  * fields behind them: bit 1 recomputes the payload checksum (bytes 96..103, over the bytes after
- * the header), bit 0 the header checksum (bytes 120..127, over 0..119); the rest is the file. The file is placed at the path of the key its header
- * names (or of a fixed key) in a PFS tier, and a GET through the tier must either fail cleanly
- * (NOT_FOUND, CORRUPT, DOES_NOT_FIT, IO) or return exactly the file's payload with a checksum
- * that matches the header. Anything else aborts; the sanitizers catch the rest.
+ * the header), bit 0 the header checksum (bytes 120..127, over 0..119); the rest is the file.
+ * The file is placed at the path of the key its header names (or of a fixed key) in a PFS tier,
+ * and a GET through the tier must either fail cleanly (NOT_FOUND, CORRUPT, DOES_NOT_FIT, IO) or
+ * return exactly the file's payload with a checksum that matches the header. Anything else
+ * aborts; the sanitizers catch the rest.
  */
 #include <kvtier/kvtier.h>
 
@@ -57,7 +58,8 @@ static int setup(void)
     cfg.capacity_bytes = 1ull << 40;
     cfg.queue_depth = 1;
     kvt_error_t err;
-    if (kvt_tier_open(&cfg, &tier, &err) != KVT_OK || kvt_tier_channel_open(tier, &chan) != KVT_OK) {
+    if (kvt_tier_open(&cfg, &tier, &err) != KVT_OK ||
+        kvt_tier_channel_open(tier, &chan) != KVT_OK) {
         fprintf(stderr, "fuzz_block: %s\n", err.message);
         return -1;
     }
@@ -96,8 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kvt_block_meta_t meta;
     if (size >= KVT_BLOCK_HEADER_BYTES) {
         if (repair_payload) {
-            uint64_t h = kvt_block_checksum(file + KVT_BLOCK_HEADER_BYTES,
-                                            size - KVT_BLOCK_HEADER_BYTES);
+            uint64_t h =
+                kvt_block_checksum(file + KVT_BLOCK_HEADER_BYTES, size - KVT_BLOCK_HEADER_BYTES);
             for (int i = 0; i < 8; i++) {
                 file[96 + i] = (unsigned char)(h >> (8 * i));
             }

@@ -18,8 +18,8 @@
 #                valid nodes at the edges of the format and broken variants.
 # Each runs for FUZZ_SECONDS (default 60). Exits non-zero when any finds a crash, a leak,
 # undefined behaviour or a timeout; the input that triggered it is left in build-fuzz/artifacts/
-# (config-..., trace-..., block-..., segment-... or node-...). FUZZ_TRACE_POLICIES="lru,belady" limits the policies fuzz_trace
-# replays (default: every built-in one).
+# (config-..., trace-..., block-..., segment-... or node-...). FUZZ_TRACE_POLICIES="lru,belady"
+# limits the policies fuzz_trace replays (default: every built-in one).
 #
 #   scripts/fuzz.sh                      # 60 s each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh     # longer
@@ -137,7 +137,7 @@ mkdir -p "$bcorpus"
 python3 - "$bcorpus" <<'PY'
 import os, struct, sys
 out = sys.argv[1]
-def record(payload_len, declared=None, version=1, fill=b"kv"):
+def record(payload_len, declared=None, version=2, fill=b"kv"):
     payload = (fill * (payload_len // len(fill) + 1))[:payload_len]
     h = b"KVTBLK01" + struct.pack("<HHI", version, 128, 1)
     h += struct.pack("<QQQQQ", 0x0102030405060708, 0x1112131415161718, 0x21, 0x31, 7)
@@ -148,7 +148,7 @@ def record(payload_len, declared=None, version=1, fill=b"kv"):
     return h + payload
 seeds = {"empty-payload": record(0), "small": record(100), "block-4k": record(4096),
          "block-64k": record(65536), "declared-longer": record(100, 5000),
-         "declared-huge": record(16, 1 << 62), "version-2": record(64, version=2)}
+         "declared-huge": record(16, 1 << 62), "version-1": record(64, version=1)}
 for name, body in seeds.items():
     open(os.path.join(out, name), "wb").write(bytes([3]) + body)
     open(os.path.join(out, name + "-raw"), "wb").write(bytes([0]) + body)
@@ -189,27 +189,38 @@ seed("own-header", pad(header) + record(1, 100), flags=7)
 PY
 
 # The node corpus: the shipped descriptions, small valid nodes at the edges of the format (one
-# tier; every kind; tiny capacities and bandwidths; huge latencies; "auto" on a GPU the model
-# barely fits), and the shapes of mistake the loader must name.
+# tier; every kind; tiny capacities and bandwidths; huge latencies), "auto" where the model's
+# weights leave no room, and the shapes of mistake the loader must name.
 ncorpus="$build/corpus-node"
 mkdir -p "$ncorpus"
 cp "$root"/data/nodes/*.json "$ncorpus"/
 nseed() { printf '%s' "$2" >"$ncorpus/$1.json"; }
-tier() { printf '{"kind": "%s", "capacity": %s, "read_GBps": %s, "write_GBps": %s, "latency_us": %s, "layerwise": %s}' "$@"; }
-node() { printf '{"name": "n", "gpu": "%s", "instances": %s, "model": "%s", "tiers": [%s]}' "$@"; }
+tier() { # kind capacity read_GBps write_GBps latency_us layerwise
+    printf '{"kind": "%s", "capacity": %s, "read_GBps": %s, "write_GBps": %s, ' "$1" "$2" "$3" "$4"
+    printf '"latency_us": %s, "layerwise": %s}' "$5" "$6"
+}
+node() { # gpu instances model tiers
+    printf '{"name": "n", "gpu": "%s", "instances": %s, "model": "%s", "tiers": [%s]}' "$@"
+}
 hbm="$(tier hbm '"auto"' 3350 3350 0 true)"
 nseed hbm-only "$(node h100-sxm 1 llama-3.1-8b "$hbm")"
-nseed all-kinds "$(node b200 2 deepseek-v3 "$(tier hbm '"100G"' 8000 8000 0 true), $(tier dram '"4Ki"' 50 50 10 true), $(tier cxl 4096 25 25 20 true), $(tier nvme '"1M"' 12 8 100 true), $(tier pool '"16T"' 40 40 20 true), $(tier pfs '"1000T"' 5 3 1000 false)")"
-nseed tiny "$(node l40s 1 qwen3-next-80b-a3b "$(tier hbm 1 1e-300 1e-300 1e300 false), $(tier nvme 1 5e-324 5e-324 0 false)")"
-nseed prefault "$(node h200 64 gpt-oss-20b "$hbm, $(tier dram '"2Ti"' 50 50 10 true), $(tier nvme '"30T"' 12 8 100 true | sed 's/}$/, "prefault": true}/')")"
-nseed barely-fits "$(node a100-40gb 1 llama-3.1-70b "$hbm")"
-nseed broken-order "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier nvme 1 1 1 1 true), $(tier dram 1 1 1 1 true)")"
-nseed broken-twice "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier dram 1 1 1 1 true), $(tier dram 1 1 1 1 true)")"
+small="$(tier dram 1 1 1 1 true)"
+kinds="$(tier hbm '"100G"' 8000 8000 0 true), $(tier dram '"4Ki"' 50 50 10 true)"
+kinds="$kinds, $(tier cxl 4096 25 25 20 true), $(tier nvme '"1M"' 12 8 100 true)"
+kinds="$kinds, $(tier pool '"16T"' 40 40 20 true), $(tier pfs '"1000T"' 5 3 1000 false)"
+nseed all-kinds "$(node b200 2 deepseek-v3 "$kinds")"
+tiny="$(tier hbm 1 1e-300 1e-300 1e300 false), $(tier nvme 1 5e-324 5e-324 0 false)"
+nseed tiny "$(node l40s 1 qwen3-next-80b-a3b "$tiny")"
+prefault="$(tier nvme '"30T"' 12 8 100 true | sed 's/}$/, "prefault": true}/')"
+nseed prefault "$(node h200 64 gpt-oss-20b "$hbm, $(tier dram '"2Ti"' 50 50 10 true), $prefault")"
+nseed auto-no-room "$(node a100-40gb 1 llama-3.1-70b "$hbm")"
+nseed broken-order "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier nvme 1 1 1 1 true), $small")"
+nseed broken-twice "$(node h100-sxm 1 llama-3.1-8b "$hbm, $small, $small")"
 nseed broken-auto "$(node h100-sxm 1 llama-3.1-8b "$hbm, $(tier dram '"auto"' 1 1 1 true)")"
-nseed broken-first "$(node h100-sxm 1 llama-3.1-8b "$(tier dram 1 1 1 1 true)")"
+nseed broken-first "$(node h100-sxm 1 llama-3.1-8b "$small")"
 nseed broken-values "$(node h100-sxm 1.5 llama-3.1-8b "$(tier hbm '"12Qi"' 0 -1 '"1"' 1)")"
 nseed broken-names "$(node h999 4294967296 llama-9 "$hbm")"
-nseed broken-keys '{"name": "n", "gpus": "h100-sxm", "tiers": [{"kind": "hbm", "capacity": 1, "bandwidth": 1}]}'
+nseed broken-keys '{"name": "n", "gpus": "h100-sxm", "tiers": [{"kind": "hbm", "bandwidth": 1}]}'
 nseed broken-empty ''
 head -c 200 "$root/data/nodes/h100-node.json" >"$ncorpus/broken-truncated.json"
 ndict="$build/node.dict"
