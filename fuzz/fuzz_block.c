@@ -11,7 +11,8 @@
  */
 #include <kvtier/kvtier.h>
 
-#include <ftw.h>
+#include "fuzz_util.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,19 +30,11 @@ static kvt_tier_channel_t *chan;
 static char dir[64];
 static unsigned char *buf;
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void cleanup(void)
 {
     kvt_tier_channel_close(chan);
     kvt_tier_close(tier);
-    (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fuzz_rm_tree(dir);
 }
 
 static int setup(void)

@@ -15,12 +15,13 @@
  */
 #include <kvtier/kvtier.h>
 
+#include "fuzz_util.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,22 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int fd = -1;
 static char path[64];
 static kvt_trace_t *trace;
-
-/* A memory file (memfd, or an unlinked temp file where memfd_create is missing) and its path. */
-static int memory_file(const char *name, char *path_out, size_t len)
-{
-    int f = memfd_create(name, 0);
-    if (f < 0) {
-        char tmpl[] = "/tmp/fuzz_node_XXXXXX";
-        f = mkstemp(tmpl);
-        if (f < 0) {
-            return -1;
-        }
-        unlink(tmpl);
-    }
-    snprintf(path_out, len, "/proc/self/fd/%d", f);
-    return f;
-}
 
 static void cleanup(void)
 {
@@ -56,8 +41,8 @@ static void cleanup(void)
 static int setup(void)
 {
     char tpath[64];
-    int tf = memory_file("fuzz_node_trace", tpath, sizeof(tpath));
-    fd = memory_file("fuzz_node", path, sizeof(path));
+    int tf = fuzz_memory_file("fuzz_node_trace", tpath, sizeof(tpath));
+    fd = fuzz_memory_file("fuzz_node", path, sizeof(path));
     if (tf < 0 || fd < 0) {
         return -1;
     }

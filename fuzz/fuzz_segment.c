@@ -22,9 +22,10 @@
  */
 #include <kvtier/kvtier.h>
 
+#include "fuzz_util.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,17 +63,9 @@ static void put_le64(unsigned char *p, uint64_t v)
     }
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void cleanup(void)
 {
-    (void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fuzz_rm_tree(dir);
 }
 
 static void quiet(kvt_log_level_t level, const char *msg, void *arg)

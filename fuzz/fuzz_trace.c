@@ -12,11 +12,12 @@
  */
 #include <kvtier/kvtier.h>
 
+#include "fuzz_util.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,21 +25,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static kvt_trace_t *const untouched = (kvt_trace_t *)(uintptr_t)0x1;
 static int fd = -1;
 static char path[64];
-
-static int open_file(void)
-{
-    fd = memfd_create("fuzz_trace", 0);
-    if (fd < 0) {
-        char tmpl[] = "/tmp/fuzz_trace_XXXXXX";
-        fd = mkstemp(tmpl);
-        if (fd < 0) {
-            return -1;
-        }
-        unlink(tmpl);
-    }
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    return 0;
-}
 
 static void check_error(kvt_status_t st, const kvt_trace_t *t, const kvt_error_t *err)
 {
@@ -150,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 {KVT_TRACE_AGENT_CSV, 4}, {KVT_TRACE_SWE_TRAJ, 4}, {KVT_TRACE_SHAREGPT, 4},
                 {KVT_TRACE_TOKENS, 4},    {KVT_TRACE_AZURE, 4}};
 
-    if (fd < 0 && open_file() != 0) {
+    if (fd < 0 && (fd = fuzz_memory_file("fuzz_trace", path, sizeof(path))) < 0) {
         abort();
     }
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) {
