@@ -39,12 +39,16 @@
 
 #include "common/logging.h"
 
+#include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 enum { LOG_WAIT, LOG_HIT, LOG_DEAD }; /* a GET in flight, served, missed */
+
+#define BACKOFF_YIELD_NS 100000u /* a refused write: yield this long before sleeping (backoff) */
 
 typedef struct log_entry {
     uint32_t id;      /* pinned until applied (not for LOG_DEAD) */
@@ -382,6 +386,31 @@ static void submit_retries(kvt_store_channel_t *c)
     }
 }
 
+/* Nothing is in flight and only writes refused for space are left to submit again. The refusal
+ * may be brief (nvme: the segment compaction would free is pinned by another channel's append)
+ * or last (a memory tier with no slab left for the size class, docs/store.md): back off, as
+ * placement's synchronous writes do (write_block), yielding for the first BACKOFF_YIELD_NS,
+ * then sleeping a sixteenth of the time waited so far (50 us to 1 ms) between tries, so that a
+ * refusal that lasts, up to put_done's 5 s, does not spin a core. */
+static void backoff(const kvt_store_channel_t *c)
+{
+    uint64_t first = UINT64_MAX;
+    for (uint32_t i = 0; i < c->nretry; i++) {
+        const get_io_t *g = &c->gio[c->retry[i]];
+        if (!g->write || g->refused_ns == 0) {
+            return; /* a GET going on to the next tier: no waiting */
+        }
+        first = g->refused_ns < first ? g->refused_ns : first;
+    }
+    uint64_t waited = mono_ns() - first;
+    if (waited < BACKOFF_YIELD_NS) {
+        sched_yield();
+    } else {
+        uint64_t ns = waited / 16 < 50000 ? 50000 : waited / 16 > 1000000 ? 1000000 : waited / 16;
+        nanosleep(&(struct timespec){0, (long)ns}, NULL);
+    }
+}
+
 /* Wait for at least one GET in flight to complete (any tier), then resubmit failed ones. */
 static void wait_some(kvt_store_channel_t *c)
 {
@@ -395,6 +424,9 @@ static void wait_some(kvt_store_channel_t *c)
         if (c->inflight[k] > 0) {
             reap(c, k, 1);
         }
+    }
+    if (c->ninflight == 0 && c->nretry > 0) {
+        backoff(c);
     }
     submit_retries(c);
 }

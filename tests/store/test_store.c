@@ -595,6 +595,75 @@ static void test_restart(void **state)
     restart(KVT_TIER_PFS);
 }
 
+/* --- a write the tier keeps refusing --------------------------------------------------------- */
+
+static double seconds(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A DRAM tier of one 2 MiB slab: once a 1 KiB block has claimed it for the 4 KiB size class, an
+ * 11 KiB block has no slab in its class, and the tier refuses its write with NO_SPACE however
+ * long the store waits. The PUT still completes after the store's patience (5 s), the block
+ * not kept (tier -1, a miss later); while it waits the thread backs off instead of spinning:
+ * its CPU time stays well under the wall time (spinning, it was all of it). */
+static void test_refused_write(void **state)
+{
+    (void)state;
+    kvt_tier_config_t c;
+    kvt_tier_config_init(&c, KVT_TIER_DRAM);
+    c.capacity_bytes = 2u << 20;
+    c.max_record_bytes = (12u << 10) + KVT_BLOCK_HEADER_BYTES;
+    c.hugepages = false;
+    kvt_store_opts_t o;
+    kvt_store_opts_init(&o);
+    o.tiers = &c;
+    o.ntiers = 1;
+    o.block_bytes = 12u << 10;
+    kvt_store_t *s;
+    kvt_store_channel_t *ch;
+    assert_int_equal(kvt_store_create(&o, &s, NULL), KVT_OK);
+    assert_int_equal(kvt_store_channel_open(s, &ch), KVT_OK);
+    static unsigned char buf[12u << 10];
+    const size_t len[2] = {1024, 11301};
+    kvt_store_req_t r[2];
+    double wall = 0, cpu = 0;
+    for (int i = 0; i < 2; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].op = KVT_STORE_PUT;
+        r[i].meta.key = key_of(900 + (uint64_t)i);
+        r[i].buf = buf;
+        r[i].len = len[i];
+        fill(r[i].meta.key, buf, len[i]);
+        wall = seconds(CLOCK_MONOTONIC);
+        cpu = seconds(CLOCK_THREAD_CPUTIME_ID);
+        assert_int_equal(kvt_store_run(ch, &r[i]), KVT_OK);
+        wall = seconds(CLOCK_MONOTONIC) - wall;
+        cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    }
+    print_message("refused write: %.2f s waited, %.2f s of it on the CPU\n", wall, cpu);
+    assert_int_equal(r[0].tier, 0);
+    assert_int_equal(r[1].tier, -1);
+    assert_true(wall >= 4.9 && wall < 30);
+    assert_true(cpu < wall / 2);
+    kvt_store_stats_t st;
+    kvt_store_stats(s, &st);
+    assert_int_equal(st.tiers[0].errors, 1);
+    unsigned char out[12u << 10];
+    kvt_store_req_t g = {.op = KVT_STORE_GET, .buf = out, .len = sizeof(out)};
+    g.meta.key = key_of(901);
+    assert_int_equal(kvt_store_run(ch, &g), KVT_ERR_NOT_FOUND);
+    g = (kvt_store_req_t){.op = KVT_STORE_GET, .buf = out, .len = sizeof(out)};
+    g.meta.key = key_of(900);
+    assert_int_equal(kvt_store_run(ch, &g), KVT_OK);
+    assert_int_equal(g.len, 1024);
+    assert_true(payload_ok(key_of(900), out, 1024));
+    kvt_store_channel_close(ch);
+    kvt_store_destroy(s);
+}
+
 /* --- back-pressure and options -------------------------------------------------------------- */
 
 static void test_backpressure(void **state)
@@ -1123,12 +1192,11 @@ static void test_replay_agrees(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_tier),  cmocka_unit_test(test_two_tiers),
-        cmocka_unit_test(test_long_chain),
-        cmocka_unit_test(test_batches),
-        cmocka_unit_test(test_restart),      cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_policies),     cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_replay_agrees),
+        cmocka_unit_test(test_single_tier),     cmocka_unit_test(test_two_tiers),
+        cmocka_unit_test(test_long_chain),      cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_restart),         cmocka_unit_test(test_refused_write),
+        cmocka_unit_test(test_backpressure),    cmocka_unit_test(test_policies),
+        cmocka_unit_test(test_threads),         cmocka_unit_test(test_replay_agrees),
         cmocka_unit_test(test_tiers_from_node),
     };
     if (getenv("KVT_TEST_FILTER") != NULL) {
