@@ -23,9 +23,7 @@
 
 #include "tier/tier_fixture.h"
 
-#include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #define ROUNDS        30
 #define PER_ROUND     10000u /* round r puts keys r * PER_ROUND + 0, 1, ... */
@@ -135,13 +133,8 @@ static void test_crash_store(void **state)
             writer(cfg, round);
         }
         /* kill after 5..60 ms: while the store opens, fills DRAM, demotes and promotes */
-        seed = seed * 1103515245u + 12345u;
-        struct timespec ts = {0, (long)(5 + (seed >> 16) % 56) * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
         int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        if (!fx_kill_after(pid, &seed, 5, 56, &status)) {
             fail_msg("round %u: the writer failed on its own (exit %d)", round,
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         }

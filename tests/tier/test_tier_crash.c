@@ -16,9 +16,6 @@
 #include "tier_fixture.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #define ROUNDS 50
 #define PER_ROUND 10000u
@@ -178,15 +175,10 @@ static void crash_rounds(kvt_tier_kind_t kind)
             writer(kind, dir, round, p[1]);
         }
         close(p[1]);
-        /* kill after 5..45 ms: with opening, before, during and after the first puts */
-        seed = seed * 1103515245u + 12345u;
-        struct timespec ts = {0, (long)(5 + (seed >> 16) % 41) * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
+        /* kill after 5..45 ms: with opening, before, during and after the first puts; it must
+           die of the kill, not of a failure of its own */
         int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        /* died of the kill, not of a failure of its own */
-        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_true(fx_kill_after(pid, &seed, 5, 41, &status));
         uint64_t n;
         ssize_t r;
         while ((r = read(p[0], &n, sizeof(n))) == (ssize_t)sizeof(n)) {

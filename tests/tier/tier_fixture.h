@@ -1,7 +1,7 @@
 /*
  * Helpers shared by the tier tests: a scratch directory per test, tier configurations small
- * enough for tests, and payloads derived from their key so a reader can check every byte
- * without remembering what was written. Include after cmocka.h.
+ * enough for tests, payloads derived from their key so a reader can check every byte without
+ * remembering what was written, and the crash tests' kill of a writer. Include after cmocka.h.
  */
 #ifndef KVT_TESTS_TIER_FIXTURE_H
 #define KVT_TESTS_TIER_FIXTURE_H
@@ -9,9 +9,12 @@
 #include <kvtier/kvtier.h>
 
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A fresh directory under $TMPDIR (or /tmp); path must hold 128 bytes. */
@@ -105,6 +108,20 @@ static inline void fx_config(kvt_tier_config_t *cfg, kvt_tier_kind_t kind, const
     cfg->queue_depth = 8;
     cfg->hugepages = false;
     cfg->dir = dir;
+}
+
+/* Kill the child pid with SIGKILL after min_ms plus 0 .. spread_ms - 1 ms drawn from *seed (an
+   LCG the caller keeps, so a run's kill times repeat) and reap it: true when it died of that
+   kill, not of a failure of its own first (*status_p: its wait status). */
+static inline bool fx_kill_after(pid_t pid, unsigned *seed, unsigned min_ms, unsigned spread_ms,
+                                 int *status_p)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    struct timespec ts = {0, (long)(min_ms + (*seed >> 16) % spread_ms) * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, status_p, 0), pid);
+    return WIFSIGNALED(*status_p) && WTERMSIG(*status_p) == SIGKILL;
 }
 
 /* Whether a tier of kind can run here; prints "skipped: ..." with the probe's reason if not. */
