@@ -41,8 +41,8 @@ static size_t size_of(uint64_t n)
 static void configure(kvt_tier_config_t cfg[3], char dirs[3][160], const char *base)
 {
     static const kvt_tier_kind_t kinds[3] = {KVT_TIER_DRAM, KVT_TIER_NVME, KVT_TIER_PFS};
-    /* dram: a 2 MiB slab for each of the four size classes the lengths fall in (4, 8, 12 and
-       16 KiB with the header; docs/store.md, the arena), so no class is refused for space */
+    /* dram: a 2 MiB slab for each size class the lengths fall in (4, 8 and 12 KiB with the
+       header; docs/store.md, the arena) and one to spare, so no class is refused for space */
     static const uint64_t bytes[3] = {8u << 20, 16u << 20, 64u << 20};
     for (int i = 0; i < 3; i++) {
         snprintf(dirs[i], sizeof(dirs[i]), "%s/%s", base, kvt_tier_kind_name(kinds[i]));
