@@ -46,19 +46,6 @@ static const struct {
     {"linear_attention", KVT_LAYER_LINEAR},   {"mamba", KVT_LAYER_MAMBA},
 };
 
-/* A config's string as an error message may quote it: at most len - 1 bytes, control characters
- * shown as '?', so the message stays one line. */
-static const char *printable(char *buf, size_t len, const char *s)
-{
-    size_t i;
-    for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
 static kvt_status_t from_layer_types(kvt_cfg_t *cfg, kvt_model_t *m, const cJSON *types,
                                      const char *path)
 {
@@ -88,9 +75,9 @@ static kvt_status_t from_layer_types(kvt_cfg_t *cfg, kvt_model_t *m, const cJSON
             }
         }
         if (k == sizeof(layer_type_names) / sizeof(layer_type_names[0])) {
-            char shown[65];
-            return kvt_cfg_fail(cfg, KVT_ERR_UNSUPPORTED, field, "unknown layer type \"%s\"",
-                                printable(shown, sizeof(shown), e->valuestring));
+            /* at most 64 bytes of it; kvt_error_set shows control characters as '?' */
+            return kvt_cfg_fail(cfg, KVT_ERR_UNSUPPORTED, field, "unknown layer type \"%.64s\"",
+                                e->valuestring);
         }
         m->layers[i++].kind = layer_type_names[k].kind;
     }

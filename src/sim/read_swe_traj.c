@@ -328,12 +328,7 @@ static kvt_status_t message(traj_t *r)
     } else if (strcmp(role.s, "user") == 0) {
         type = r->seen_assistant ? KVT_BLOCK_TOOL : KVT_BLOCK_USER;
     } else {
-        char msg[128];
-        for (size_t i = 0; i < role.n; i++) {
-            if ((unsigned char)role.s[i] < 0x20 || role.s[i] == 0x7f) {
-                role.s[i] = '?'; /* keep the message on one line */
-            }
-        }
+        char msg[128]; /* kvt_error_set shows a control character in role as '?' */
         snprintf(msg, sizeof(msg), "unknown role \"%s\" (expected system, user, assistant or tool)",
                  role.s);
         return bad_msg(r, r->line, "role", msg);

@@ -39,16 +39,12 @@
 
 #include "common/logging.h"
 
-#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { LOG_WAIT, LOG_HIT, LOG_DEAD }; /* a GET in flight, served, missed */
-
-#define BACKOFF_YIELD_NS 100000u /* a refused write: yield this long before sleeping (backoff) */
 
 typedef struct log_entry {
     uint32_t id;      /* pinned until applied (not for LOG_DEAD) */
@@ -238,17 +234,11 @@ static void get_miss(kvt_store_channel_t *c, get_io_t *g, kvt_status_t st)
     c->gfree[c->ngfree++] = (uint32_t)(g - c->gio);
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A tier handed back the write of a PUT's block (its id pinned, pend set by placement) or of a
  * demotion (r NULL; the victim's id pinned until it lands, its bytes in a move buffer). As for
- * placement's synchronous writes, a refusal for space is the tier's transient state (the
- * decision reserved the room): the write is submitted again, for up to 5 s. */
+ * placement's synchronous writes, a refusal for space is the tier's own state (the decision
+ * reserved the room): the write is submitted again, for up to KVT_STORE_WRITE_PATIENCE_NS
+ * (backoff() waits between tries). */
 static void put_done(kvt_store_channel_t *c, get_io_t *g)
 {
     kvt_store_t *s = c->s;
@@ -259,9 +249,9 @@ static void put_done(kvt_store_channel_t *c, get_io_t *g)
     c->ninflight--;
     c->io.nwrites--;
     if (st == KVT_ERR_NO_SPACE || st == KVT_ERR_BUSY) {
-        uint64_t now = mono_ns();
+        uint64_t now = kvt_store_mono_ns();
         g->refused_ns = g->refused_ns ? g->refused_ns : now;
-        if (now - g->refused_ns < 5000000000ull) {
+        if (now - g->refused_ns < KVT_STORE_WRITE_PATIENCE_NS) {
             c->retry[c->nretry++] = (uint32_t)(g - c->gio);
             c->io.nwrites++; /* still this channel's, still awaited */
             return;
@@ -386,12 +376,8 @@ static void submit_retries(kvt_store_channel_t *c)
     }
 }
 
-/* Nothing is in flight and only writes refused for space are left to submit again. The refusal
- * may be brief (nvme: the segment compaction would free is pinned by another channel's append)
- * or last (a memory tier with no slab left for the size class, docs/store.md): back off, as
- * placement's synchronous writes do (write_block), yielding for the first BACKOFF_YIELD_NS,
- * then sleeping a sixteenth of the time waited so far (50 us to 1 ms) between tries, so that a
- * refusal that lasts, up to put_done's 5 s, does not spin a core. */
+/* Nothing is in flight and only writes refused for space are left to submit again: wait as
+ * placement's synchronous writes do (kvt_store_refused_wait, after the oldest refusal). */
 static void backoff(const kvt_store_channel_t *c)
 {
     uint64_t first = UINT64_MAX;
@@ -402,13 +388,7 @@ static void backoff(const kvt_store_channel_t *c)
         }
         first = g->refused_ns < first ? g->refused_ns : first;
     }
-    uint64_t waited = mono_ns() - first;
-    if (waited < BACKOFF_YIELD_NS) {
-        sched_yield();
-    } else {
-        uint64_t ns = waited / 16 < 50000 ? 50000 : waited / 16 > 1000000 ? 1000000 : waited / 16;
-        nanosleep(&(struct timespec){0, (long)ns}, NULL);
-    }
+    kvt_store_refused_wait(kvt_store_mono_ns() - first);
 }
 
 /* Wait for at least one GET in flight to complete (any tier), then resubmit failed ones. */

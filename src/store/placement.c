@@ -43,8 +43,6 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITE_PATIENCE_NS 5000000000ll /* see write_block */
-
 static inline bool has(_Atomic uint8_t *bits, uint32_t id, uint32_t k)
 {
     return (atomic_load(&bits[id]) >> k) & 1u;
@@ -161,25 +159,16 @@ static bool write_block(kvt_store_t *s, st_io_t *io, uint32_t k, uint32_t id, co
                        .len = d->meta.payload_bytes};
     x.meta.key = s->keys[id];
     kvt_status_t st = run_io(io, k, &x);
-    /* The decision reserved the space: the tier holds fewer live records than it promised room
-     * for, so a refusal is the tier's own transient state (nvme: the segment compaction would
-     * free is pinned by another channel's append in flight, which lands without waiting for
-     * anything). Back off and retry; only a refusal that lasts WRITE_PATIENCE_NS is final. */
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (unsigned retry = 0; st == KVT_ERR_NO_SPACE || st == KVT_ERR_BUSY; retry++) {
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        if ((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec) >
-            WRITE_PATIENCE_NS) {
+    /* The decision reserved the space, so a refusal is the tier's own state: try again, backing
+     * off, until KVT_STORE_WRITE_PATIENCE_NS (store_internal.h). */
+    uint64_t t0 = kvt_store_mono_ns();
+    while (st == KVT_ERR_NO_SPACE || st == KVT_ERR_BUSY) {
+        uint64_t waited = kvt_store_mono_ns() - t0;
+        if (waited > KVT_STORE_WRITE_PATIENCE_NS) {
             break;
         }
         progress(io);
-        if (retry < 16) {
-            sched_yield();
-        } else {
-            nanosleep(&(struct timespec){0, 50000}, NULL);
-        }
+        kvt_store_refused_wait(waited);
         x = (kvt_tier_io_t){.op = KVT_TIER_PUT, .meta = d->meta, .buf = (void *)d->buf,
                             .len = d->meta.payload_bytes};
         x.meta.key = s->keys[id];

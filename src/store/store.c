@@ -37,6 +37,7 @@
 
 #include <kvtier/projection.h>
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,6 +59,24 @@ uint64_t kvt_store_now_us(const kvt_store_t *s)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)(ts.tv_sec - s->t0.tv_sec) * 1000000u +
            (uint64_t)((ts.tv_nsec - s->t0.tv_nsec) / 1000) + 1;
+}
+
+uint64_t kvt_store_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void kvt_store_refused_wait(uint64_t waited_ns)
+{
+    if (waited_ns < 100000) {
+        sched_yield();
+        return;
+    }
+    uint64_t ns = waited_ns / 16;
+    ns = ns < 50000 ? 50000 : ns > 1000000 ? 1000000 : ns;
+    nanosleep(&(struct timespec){0, (long)ns}, NULL);
 }
 
 /* --- ids ------------------------------------------------------------------------------------ */
